@@ -1,0 +1,1 @@
+"""The `fedaudit` command: its root lives here, with the local demo launcher."""
