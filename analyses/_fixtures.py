@@ -1,0 +1,212 @@
+"""Runs a model's fixtures through its SQL and compares the output with the expected files.
+
+A model's ``fixtures/`` folder holds, for each node level L that runs the model:
+``L/<dataset>.csv`` (one file per dataset the level reads, columns of the dataset
+standard; optional columns may be left out and read as NULL) and ``expected_L.csv``.
+For the combine step: ``partials.csv`` (``node_id`` then the declared output columns,
+rows of at least two nodes) and ``expected_combine.csv``. An optional ``params.toml``
+gives parameter values (``name = value``, TOML types; decimals as strings); missing
+ones take their defaults. Expected rows are compared as a multiset after casting each
+expected value to the type of the column returned, so ``6150.0`` equals ``6150.00``.
+
+Besides the values, each level's output must have exactly the declared output columns
+and types, and must neither be named like nor contain values of a local-only column of
+its inputs. Resolve steps have no fixtures yet.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyses._sql import execute_sql
+from analyses._toml import display_path
+from analyses.datasets import load_standard
+from analyses.errors import AnalysisError, FixtureError
+from analyses.manifest import Model
+
+FIXTURES = "fixtures"
+#: Ingest adds this column next to a dataset's ID column; fixtures may carry it too.
+ID_STATUS = "id_status"
+
+
+@dataclass(frozen=True)
+class FixtureResult:
+    """The outcome of one stage (a node level or "combine") of a model's fixtures."""
+
+    model_id: str
+    stage: str
+    problems: tuple[str, ...]
+    rows: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _read_csv(path: Path, types: Mapping[str, str], *, optional: Sequence[str] = ()) -> pa.Table:
+    """Reads a CSV into a table typed by `types` (column -> DuckDB type), in that order.
+
+    Columns named in `optional` may be absent (read as NULL). Raises FixtureError for a
+    missing or unreadable file, unknown or missing columns, and values that do not cast.
+    """
+    where = display_path(path)
+    if not path.is_file():
+        raise FixtureError(f"{where}: no such fixture file; add it")
+    con = duckdb.connect(":memory:")
+    try:
+        raw = con.sql(
+            "SELECT * FROM read_csv($path, header = true, all_varchar = true, delim = ',',"
+            " quote = '\"')",
+            params={"path": str(path)},
+        )
+        header = raw.columns
+        unknown = [c for c in header if c not in types]
+        if unknown:
+            raise FixtureError(f"{where}: column {unknown[0]!r} is not expected here; "
+                               f"the columns are {', '.join(types)}")
+        missing = [c for c in types if c not in header and c not in optional]
+        if missing:
+            raise FixtureError(f"{where}: column {missing[0]!r} is missing; add it")
+        select = ", ".join(
+            f'CAST("{c}" AS {t}) AS "{c}"' if c in header else f'CAST(NULL AS {t}) AS "{c}"'
+            for c, t in types.items()
+        )
+        return con.sql(f"SELECT {select} FROM raw").to_arrow_table()
+    except duckdb.Error as exc:
+        raise FixtureError(f"{where}: cannot read it: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+
+
+def _rows(table: pa.Table) -> Counter:
+    return Counter(tuple(row.values()) for row in table.to_pylist())
+
+
+def _format_row(row: tuple) -> str:
+    return ",".join("" if v is None else str(v) for v in row)
+
+
+def _compare(path: Path, actual: pa.Table, types: Sequence[str]) -> list[str]:
+    """Differences between the expected CSV and the actual output, as readable lines."""
+    expected = _read_csv(path, dict(zip(actual.column_names, types, strict=True)))
+    want, got = _rows(expected), _rows(actual)
+    where = display_path(path)
+    problems = [f"{where}: expected row missing: {_format_row(r)}"
+                for r in sorted((want - got).elements(), key=_format_row)]
+    problems += [f"{where}: unexpected row returned: {_format_row(r)}"
+                 for r in sorted((got - want).elements(), key=_format_row)]
+    return problems
+
+
+def _check_schema(model: Model, stage: str, actual: pa.Table, types: Sequence[str]) -> list[str]:
+    declared = [f"{c.name} {c.type}" for c in model.output.columns]
+    returned = [f"{n} {t}" for n, t in zip(actual.column_names, types, strict=True)]
+    if declared == returned:
+        return []
+    return [f"{stage} output differs from [output] of the manifest: declared "
+            f"({', '.join(declared)}), returned ({', '.join(returned)})"]
+
+
+def _check_local_only(inputs: Mapping[str, pa.Table], output: pa.Table, stage: str) -> list[str]:
+    problems = []
+    for dataset, table in inputs.items():
+        for column in sorted(load_standard(dataset).local_only_columns):
+            if column in output.column_names:
+                problems.append(f"{stage} output has column {column}, local-only in {dataset}")
+            secret = pc.unique(table[column].drop_null()).cast(pa.string())
+            for name in output.column_names:
+                if pa.types.is_string(output[name].type) and len(secret) and pc.any(
+                    pc.is_in(output[name], value_set=secret)
+                ).as_py():
+                    problems.append(f"{stage} output column {name} returns values of "
+                                    f"{dataset}.{column}, which is local-only")
+    return problems
+
+
+def fixture_parameters(model: Model) -> dict[str, object]:
+    """The bound parameters of the fixture run; raises FixtureError or ParameterError."""
+    path = model.path / FIXTURES / "params.toml"
+    if not path.is_file():
+        return model.bind_parameters({})
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FixtureError(f"{display_path(path)}: cannot read it: {exc}") from exc
+    values = {}
+    known = {p.name: p for p in model.parameters}
+    for name, value in raw.items():
+        if isinstance(value, str) and name in known and known[name].type not in ("string", "code"):
+            value = known[name].parse(value)
+        values[name] = value
+    return model.bind_parameters(values)
+
+
+def fixture_inputs(model: Model, level: str) -> dict[str, pa.Table]:
+    """The fixture tables of one level, typed by their dataset standards; raises FixtureError."""
+    tables = {}
+    for dataset in model.datasets[level]:
+        standard = load_standard(dataset)
+        types = dict(standard.types)
+        if standard.id_column:
+            types[ID_STATUS] = "VARCHAR"
+        optional = [c.name for c in standard.columns if not c.required] + [ID_STATUS]
+        path = model.path / FIXTURES / level / f"{dataset}.csv"
+        tables[dataset] = _read_csv(path, types, optional=optional)
+    return tables
+
+
+def run_level_fixture(model: Model, level: str) -> pa.Table:
+    """The output of the model's `level` SQL on its fixtures.
+
+    Raises FixtureError for unreadable fixtures, ParameterError for bad fixture
+    parameters, and ModelSQLError when the SQL fails.
+    """
+    label = f"{display_path(model.path / model.sql_files[level])}"
+    return execute_sql(model.sql[level], fixture_inputs(model, level),
+                       fixture_parameters(model), label=label)[0]
+
+
+def _run_stage(model: Model, stage: str) -> FixtureResult:
+    folder = model.path / FIXTURES
+    label = display_path(model.path / model.sql_files[stage])
+    try:
+        params = fixture_parameters(model)
+        if stage == "combine":
+            types = {"node_id": "VARCHAR"} | {c.name: c.type for c in model.output.columns}
+            inputs = {"partials": _read_csv(folder / "partials.csv", types)}
+        else:
+            inputs = fixture_inputs(model, stage)
+        actual, types = execute_sql(model.sql[stage], inputs, params, label=label)
+        problems = []
+        if stage != "combine" or model.kind == "aggregate":
+            problems += _check_schema(model, stage, actual, types)
+        if stage != "combine":
+            problems += _check_local_only(inputs, actual, stage)
+        problems += _compare(folder / f"expected_{stage}.csv", actual, types)
+        return FixtureResult(model.id, stage, tuple(problems), actual.num_rows)
+    except AnalysisError as exc:
+        return FixtureResult(model.id, stage, (str(exc),))
+
+
+def run_fixtures(model: Model) -> list[FixtureResult]:
+    """Runs every level's fixtures and the combine fixture; one result per stage.
+
+    Never raises for a failing fixture: each problem (missing file, SQL error, schema or
+    value difference) is reported in its stage's result. See `check_fixtures`.
+    """
+    return [_run_stage(model, stage) for stage in (*model.levels, "combine")]
+
+
+def check_fixtures(model: Model) -> None:
+    """Raises FixtureError listing every problem when any of the model's fixtures fails."""
+    problems = [f"{r.stage}: {p}" for r in run_fixtures(model) for p in r.problems]
+    if problems:
+        raise FixtureError(f"{model.id} fixtures fail:\n  " + "\n  ".join(problems))

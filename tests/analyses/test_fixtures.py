@@ -1,0 +1,104 @@
+"""Every model's fixtures pass, no local-only column leaves, and the checks can fail."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from analyses import FixtureError, check_fixtures, load_library, load_model, run_fixtures
+from analyses._fixtures import fixture_inputs, run_level_fixture
+from analyses.datasets import load_standard
+from tests.analyses.conftest import edit
+
+LIBRARY = load_library()
+MODELS = LIBRARY.models()
+LEVELS = [(m, level) for m in MODELS for level in m.levels]
+
+
+def test_the_library_has_models():
+    assert "fund.benefit_summary" in [m.id for m in MODELS]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
+def test_model_passes_its_fixtures(model):
+    check_fixtures(model)
+    results = run_fixtures(model)
+    assert [r.stage for r in results] == [*model.levels, "combine"]
+    assert all(r.ok and r.rows > 0 for r in results)
+
+
+@pytest.mark.parametrize(("model", "level"), LEVELS, ids=[f"{m.id}-{lv}" for m, lv in LEVELS])
+def test_no_local_only_column_in_the_output(model, level):
+    output = run_level_fixture(model, level)
+    inputs = fixture_inputs(model, level)
+    for dataset in model.datasets[level]:
+        local = load_standard(dataset).local_only_columns
+        assert not local & set(output.column_names), f"{model.id} {level} outputs {local}"
+        for column in local:
+            secret = inputs[dataset][column].drop_null().cast(pa.string())
+            for name in output.column_names:
+                if pa.types.is_string(output[name].type):
+                    leaked = pc.any(pc.is_in(output[name], value_set=secret)).as_py()
+                    assert not leaked, f"{model.id} {level}: {name} carries {dataset}.{column}"
+
+
+def problems(model_dir) -> list[str]:
+    return [p for r in run_fixtures(load_model(model_dir)) for p in r.problems]
+
+
+def test_a_wrong_expected_value_is_shown_as_a_diff(model_dir):
+    edit(model_dir / "fixtures" / "expected_province.csv", "110,2024-01-01,2,3,6150.00",
+         "110,2024-01-01,2,3,6150.01")
+    with pytest.raises(FixtureError) as info:
+        check_fixtures(load_model(model_dir))
+    message = str(info.value)
+    assert "expected row missing: 110,2024-01-01,2,3,6150.01" in message
+    assert "unexpected row returned: 110,2024-01-01,2,3,6150.00" in message
+
+
+def test_values_compare_by_type_not_by_text(model_dir):
+    edit(model_dir / "fixtures" / "expected_combine.csv", "720.00", "720.0")
+    assert problems(model_dir) == []
+
+
+def test_a_leaked_id_number_is_caught(model_dir):
+    edit(model_dir / "province.sql", "    scheme_code,\n    period,",
+         "    min(id_no) AS scheme_code,\n    period,")
+    found = problems(model_dir)
+    assert any("returns values of benefit_payment.id_no" in p for p in found), found
+
+
+def test_output_schema_must_match_the_manifest(model_dir):
+    edit(model_dir / "province.sql", "count(*) AS payments",
+         "CAST(count(*) AS INTEGER) AS payments")
+    found = problems(model_dir)
+    assert any("differs from [output]" in p and "payments INTEGER" in p for p in found), found
+
+
+def test_a_missing_fixture_file_is_named(model_dir):
+    (model_dir / "fixtures" / "expected_combine.csv").unlink()
+    found = problems(model_dir)
+    assert any("expected_combine.csv: no such fixture file" in p for p in found), found
+
+
+def test_an_unknown_fixture_column_is_named(model_dir):
+    edit(model_dir / "fixtures" / "province" / "benefit_payment.csv", "bank_acct_hash\n",
+         "bank_account\n")
+    found = problems(model_dir)
+    assert any("benefit_payment.csv: column 'bank_account' is not expected" in p
+               for p in found), found
+
+
+def test_bad_fixture_parameters_fail_every_stage(model_dir):
+    edit(model_dir / "fixtures" / "params.toml", "period_start = 2024-01-01",
+         "period_start = 2024-01-15")
+    results = run_fixtures(load_model(model_dir))
+    assert all(not r.ok and "not on the 1st" in r.problems[0] for r in results)
+
+
+def test_fixture_parameters_filter_the_rows(model_dir):
+    """Without params.toml the December 2023 row counts, and the expected file differs."""
+    (model_dir / "fixtures" / "params.toml").unlink()
+    found = problems(model_dir)
+    assert any("unexpected row returned: 110,2023-12-01,1,1,3100.00" in p for p in found), found
