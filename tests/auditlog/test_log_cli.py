@@ -26,7 +26,9 @@ def home(tmp_path: Path) -> Path:
 
 
 def run(*args: str):
-    return CliRunner().invoke(log, [str(a) for a in args])
+    from fedaudit.cli import main
+
+    return CliRunner().invoke(main, ["node", "log", *(str(a) for a in args)])
 
 
 def test_show_prints_human_lines(home: Path) -> None:

@@ -1,0 +1,141 @@
+"""`fedaudit node …`: set up a node home and inspect what the node decides."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from node.errors import Refusal
+from node.home import NodeHome, init_home
+
+HOME_OPTION = click.option(
+    "--home", "home", required=True, type=click.Path(file_okay=False),
+    help="The node's home directory (made by `fedaudit node init`).",
+)
+
+
+@click.group()
+def node() -> None:
+    """Run a node: set up its home, check tasks, read its audit log."""
+
+
+@node.command("init")
+@click.option("--kit", "kit", required=True, type=click.Path(exists=True, file_okay=False),
+              help="This node's kit folder from `fedaudit certs provision`.")
+@HOME_OPTION
+@click.option("--force", is_flag=True,
+              help="Rewrite kit, policy and trust list of an existing home (keeps data and log).")
+def init_command(kit: str, home: str, force: bool) -> None:
+    """Create a node home from a node kit, with a safe default policy.
+
+    The trust list is filled with the roster's issuers; edit policy.toml and
+    trust.toml in the home to tighten what this node accepts.
+    """
+    created = init_home(kit, home, force=force)
+    node_kit = created.kit
+    click.echo(f"node home ready: {created.path}")
+    click.echo(f"  node {node_kit.party_id} ({node_kit.level}, region {node_kit.region}) "
+               f"in federation {node_kit.federation}")
+    click.echo(f"  policy: {created.policy_path}   trust list: {created.trust_path}")
+
+
+@node.command("check-task")
+@click.argument("task_file", type=click.Path(dir_okay=False))
+@HOME_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def check_task_command(task_file: str, home: str, as_json: bool) -> None:
+    """Dry-run a task file through this node's verification pipeline.
+
+    Exit 0 and ACCEPTED, or exit 1 with the refusal code and the reason. Nothing is
+    executed and the task id is not consumed; the decision is written to the audit log.
+    """
+    from node.runner import check_task, missing_datasets
+
+    node_home = NodeHome.open(home)
+    try:
+        accepted = check_task(node_home, task_file)
+    except Refusal as refusal:
+        _print_decision(as_json, {"decision": "REFUSED", "code": refusal.code,
+                                  "reason": refusal.reason, "task_file": task_file})
+        raise SystemExit(1) from None
+    _print_decision(as_json, {
+        "decision": "ACCEPTED", "task_id": accepted.spec.task_id,
+        "analysis": f"{accepted.spec.analysis_id}@{accepted.spec.analysis_version}",
+        "signers": list(accepted.signers),
+        "missing_datasets": missing_datasets(node_home, accepted),
+    })
+
+
+def _print_decision(as_json: bool, decision: dict) -> None:
+    if as_json:
+        click.echo(json.dumps(decision, ensure_ascii=False))
+    elif decision["decision"] == "ACCEPTED":
+        click.echo(f"ACCEPTED  task {decision['task_id']} ({decision['analysis']}), "
+                   f"signed by {', '.join(decision['signers'])}")
+        if decision["missing_datasets"]:
+            click.echo(f"note: {', '.join(decision['missing_datasets'])} not ingested yet at this "
+                       "node; the task would be refused MISSING_DATASET if delivered now")
+    else:
+        click.echo(f"REFUSED  {decision['code']}: {decision['reason']}")
+
+
+@node.command("start")
+@HOME_OPTION
+@click.option("--coordinator", "address", default=None,
+              help="host:port of the coordinator (default: the address in the node's kit).")
+def start_command(home: str, address: str | None) -> None:
+    """Run the node daemon until interrupted (Ctrl-C or SIGTERM).
+
+    The node dials out to the coordinator (it opens no port), verifies every delivered
+    task against its trust list and policy, runs accepted ones on its own data and
+    reports back. It reconnects with backoff when the connection drops.
+    """
+    import signal
+    import threading
+
+    from node.daemon import NodeDaemon
+
+    daemon = NodeDaemon(NodeHome.open(home), address)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    worker = threading.Thread(target=daemon.run, name="node-daemon", daemon=True)
+    worker.start()
+    click.echo(json.dumps({"event": "started", "node_id": daemon.kit.party_id,
+                           "coordinator": daemon.address}), nl=True)
+    while not stopped.wait(0.5):
+        if not worker.is_alive():
+            raise SystemExit(1)
+    daemon.stop()
+    worker.join(timeout=10)
+
+
+@node.group("policy")
+def policy_group() -> None:
+    """Read the node's policy."""
+
+
+@policy_group.command("show")
+@HOME_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the effective settings as JSON.")
+def policy_show(home: str, as_json: bool) -> None:
+    """Print the effective policy: the file's values with defaults filled in."""
+    from dataclasses import asdict
+
+    policy = NodeHome.open(home).policy()
+    settings = asdict(policy)
+    if as_json:
+        click.echo(json.dumps(settings, ensure_ascii=False, indent=2))
+        return
+    for key, value in settings.items():
+        click.echo(f"{key:20} {value}")
+
+
+def _add_subcommands() -> None:
+    from node.log_cli import log
+
+    node.add_command(log)
+
+
+_add_subcommands()
