@@ -1,0 +1,163 @@
+"""The combine step: runs an analysis' combine SQL over the node partials in DuckDB.
+
+The combine SQL reads one table, ``partials``: the union of every node's output rows with
+a ``node_id`` VARCHAR column in front (the convention of ``analyses.manifest``). Partials
+are memory-mapped, not loaded; DuckDB runs with a memory limit and spills to a temporary
+folder next to the result, so a combine larger than memory goes out of core. The
+connection reaches no file, network or extension, and parameters are bound as named
+parameters (``$name``), never pasted into the SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from coordinator.results import _PATH_ID, read_partial, replace_atomically
+from coordinator.store import StoreError
+
+__all__ = ["DEFAULT_MEMORY_LIMIT", "CombineError", "combine"]
+
+#: DuckDB's memory limit for one combine; beyond it DuckDB spills to disk. Modest, because
+#: the coordinator may combine while it streams results and takes reports.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+#: Rows per Arrow batch fetched from DuckDB and written as one Parquet row-group piece.
+_BATCH_ROWS = 65_536
+
+#: The combine SQL sees only the partials: no files, no network, no extensions.
+_LOCKED_DOWN = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+class CombineError(StoreError):
+    """A combine step that cannot run; the message names the partial or SQL at fault."""
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _parameters(sql: str) -> frozenset[str]:
+    """The ``$name`` parameters of the combine SQL, which must be exactly one SELECT."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise CombineError(f"the combine SQL does not parse: {_first_line(exc)}") from exc
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise CombineError("the combine SQL must be exactly one SELECT statement; fix the "
+                           "analysis' combine file")
+    return frozenset(statements[0].named_parameters)
+
+
+def _open_partials(partial_paths: Mapping[str, str | os.PathLike[str]]) -> dict[str, pa.Table]:
+    """Each node's partial, memory-mapped, after checking they share one schema."""
+    if not partial_paths:
+        raise CombineError("no node returned a partial, so there is nothing to combine; the "
+                           "task fails (see each node's refusal or failure)")
+    tables: dict[str, pa.Table] = {}
+    first: tuple[str, pa.Schema] | None = None
+    for node_id, path in sorted(partial_paths.items()):
+        if not isinstance(node_id, str) or not _PATH_ID.fullmatch(node_id):
+            raise CombineError(f"{node_id!r} is not a node id")
+        try:
+            table = read_partial(path)
+        except StoreError as exc:
+            raise CombineError(f"node {node_id}'s partial cannot be read: {exc}") from exc
+        if "node_id" in table.column_names:
+            raise CombineError(f"node {node_id}'s partial has a node_id column; the combine "
+                               "step adds that column itself, so the node SQL must not")
+        if first is None:
+            first = (node_id, table.schema)
+        elif not table.schema.equals(first[1], check_metadata=False):
+            raise CombineError(f"node {node_id}'s partial has columns ({_describe(table.schema)})"
+                               f" but node {first[0]}'s has ({_describe(first[1])}); all "
+                               "partials of a task must share one schema")
+        tables[node_id] = table
+    return tables
+
+
+def _describe(schema: pa.Schema) -> str:
+    return ", ".join(f"{field.name} {field.type}" for field in schema)
+
+
+def _partials_view(node_ids: list[str]) -> str:
+    """The SQL of the ``partials`` view over the tables registered as partial_0, 1, …
+
+    Node ids are checked against the id pattern before they get here, and quoted anyway.
+    """
+    parts = []
+    for index, node_id in enumerate(node_ids):
+        literal = "'" + node_id.replace("'", "''") + "'"
+        parts.append(f"SELECT CAST({literal} AS VARCHAR) AS node_id, * FROM partial_{index}")
+    return "CREATE TEMP VIEW partials AS " + " UNION ALL ".join(parts)
+
+
+def combine(
+    combine_sql: str,
+    partial_paths: Mapping[str, str | os.PathLike[str]],
+    out_path: str | os.PathLike[str],
+    params: Mapping[str, object],
+    *,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    threads: int | None = None,
+) -> int:
+    """Runs ``combine_sql`` over the partials and writes the result to Parquet; returns rows.
+
+    ``partial_paths`` maps node id to its stored partial (see ``results.write_partial``);
+    an empty partial still contributes its schema. Only the parameters the SQL uses are
+    bound, so one bound set serves every SQL file of a model. The Parquet file at
+    ``out_path`` appears atomically, and only if the whole combine succeeds. Raises
+    CombineError if there is no partial, a partial is unreadable, the partials' schemas
+    differ, the SQL is not one SELECT, a parameter it uses has no value, or DuckDB fails;
+    OSError if the result folder cannot be written.
+    """
+    names = _parameters(combine_sql)
+    missing = sorted(names - set(params))
+    if missing:
+        raise CombineError(f"the combine SQL uses ${missing[0]} but the task gives no value "
+                           "for it")
+    tables = _open_partials(partial_paths)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spill = tempfile.mkdtemp(dir=out.parent, prefix=".combine-spill-")
+    config: dict[str, object] = {**_LOCKED_DOWN, "memory_limit": memory_limit,
+                                 "temp_directory": spill}
+    if threads is not None:
+        config["threads"] = threads
+    rows = 0
+    try:
+        try:
+            con = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as exc:
+            raise CombineError(f"DuckDB cannot start with memory_limit={memory_limit!r} and "
+                               f"threads={threads!r}: {_first_line(exc)}") from exc
+        try:
+            for index, table in enumerate(tables.values()):
+                con.register(f"partial_{index}", table)
+            con.execute(_partials_view(list(tables)))
+            relation = con.sql(combine_sql, params={name: params[name] for name in names})
+            reader = relation.to_arrow_reader(_BATCH_ROWS)
+            with replace_atomically(out) as temp:
+                with pq.ParquetWriter(temp, reader.schema) as writer:
+                    for batch in reader:
+                        writer.write_batch(batch)
+                        rows += batch.num_rows
+        except duckdb.Error as exc:
+            raise CombineError(f"the combine SQL failed in DuckDB: {_first_line(exc)}") from exc
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    return rows

@@ -1,0 +1,1 @@
+"""Tests of the coordinator's task store, result store and combine step."""
