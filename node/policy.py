@@ -115,6 +115,8 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
     threads = limits.get("threads", defaults.threads)
     if threads < 1:
         raise PolicyError(f"{source}: limits.threads must be at least 1")
+    if limits.get("timeout_seconds", defaults.timeout_seconds) < 1:
+        raise PolicyError(f"{source}: limits.timeout_seconds must be at least 1")
     return Policy(
         approvals=approvals,
         clock_skew_seconds=validity.get("clock_skew_seconds", defaults.clock_skew_seconds),
