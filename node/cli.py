@@ -133,9 +133,12 @@ def policy_show(home: str, as_json: bool) -> None:
 
 
 def _add_subcommands() -> None:
+    from node.data_cli import DATA_COMMANDS
     from node.log_cli import log
 
     node.add_command(log)
+    for command in DATA_COMMANDS:
+        node.add_command(command)
 
 
 _add_subcommands()

@@ -1,0 +1,90 @@
+"""The people's client of the coordinator: submit, watch, list and fetch over mTLS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import grpc
+
+from analyses.tasks import SignedTask
+from coordinator.errors import CODE_METADATA_KEY, CoordinatorError
+from proto import fedaudit_pb2 as pb
+from proto import fedaudit_pb2_grpc as rpc
+
+
+class PeopleClient:
+    def __init__(self, kit, address: str | None = None, timeout: float = 30.0) -> None:
+        from certs import channel_credentials
+
+        self.kit = kit
+        self.address = address or kit.coordinator
+        self.timeout = timeout
+        self.channel = grpc.secure_channel(
+            self.address, channel_credentials(kit),
+            options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        )
+        self.stub = rpc.PeopleServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> PeopleClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def submit(self, task: SignedTask) -> pb.TaskStatus:
+        return self._call(self.stub.Submit, task.to_proto())
+
+    def get(self, task_id: str) -> pb.TaskStatus:
+        return self._call(self.stub.GetTask, pb.TaskRef(task_id=task_id))
+
+    def tasks(self) -> list[pb.TaskStatus]:
+        return list(self._call(self.stub.ListTasks, pb.ListTasksRequest()).tasks)
+
+    def nodes(self) -> list[pb.NodeInfo]:
+        return list(self._call(self.stub.ListNodes, pb.ListNodesRequest()).nodes)
+
+    def watch(self, task_id: str) -> Iterator[pb.TaskStatus]:
+        try:
+            yield from self.stub.Watch(pb.TaskRef(task_id=task_id))
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def fetch_result(self, task_id: str):
+        """(provenance dict, pyarrow.Table) of a finished task."""
+        from node.arrow_stream import read_ipc
+
+        try:
+            stream = self.stub.FetchResult(pb.TaskRef(task_id=task_id), timeout=600)
+            first = next(stream)
+            provenance = json.loads(first.provenance_json)
+            chunks = [c.arrow_chunk for c in stream]
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        table = read_ipc(chunks) if chunks else None
+        return provenance, table
+
+    def import_result(self, provenance_json: bytes, chunks: Iterator[bytes]) -> pb.TaskStatus:
+        def messages():
+            yield pb.ResultChunk(provenance_json=provenance_json)
+            for chunk in chunks:
+                yield pb.ResultChunk(arrow_chunk=chunk)
+
+        return self._call(self.stub.ImportResult, messages())
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: grpc.RpcError) -> CoordinatorError:
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return CoordinatorError(
+                f"cannot reach the coordinator at {self.address} ({exc.details()}): is it "
+                "running, and is this kit from its federation?", "UNAVAILABLE")
+        code = dict(exc.trailing_metadata() or ()).get(CODE_METADATA_KEY, exc.code().name)
+        return CoordinatorError(exc.details() or exc.code().name, code)

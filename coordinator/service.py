@@ -1,0 +1,335 @@
+"""The coordinator's domain logic: accept tasks, hand them to nodes, take reports,
+combine results. The gRPC servicers only translate to and from these calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from analyses.tasks import SignedTask, TaskFileError, decode_parameters, is_target, signing_message
+from coordinator.errors import CoordinatorError
+from coordinator.home import CoordinatorHome
+
+log = logging.getLogger("fedaudit.coordinator")
+#: The largest output one node may send for one task (its Arrow IPC stream).
+MAX_OUTPUT_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a node says about one task; `chunks` are the Arrow IPC pieces for DONE."""
+
+    task_id: str
+    status: str  # done | refused | failed
+    refusal_code: str = ""
+    message: str = ""
+
+
+class Coordinator:
+    def __init__(self, home: CoordinatorHome) -> None:
+        from analyses import load_library
+        from coordinator.store import TaskStore
+
+        self.home = home
+        self.roster = home.kit.roster()
+        self.library = load_library()
+        self.store = TaskStore(home.store_path)
+        self.store.disconnect_all()  # streams of a previous run are gone
+        self._work = threading.Condition()
+        self._connected: set[str] = set()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- people ------------------------------------------------------------------------
+
+    def submit(self, task: SignedTask, submitted_by: str, now: float | None = None):
+        """Checks a signed task (early, clear errors; the nodes decide) and queues one
+        delivery per target. Raises CoordinatorError with a stable code."""
+        now = now or time.time()
+        try:
+            task.check_view()
+            spec = task.spec
+            decode_parameters(spec)
+        except TaskFileError as exc:
+            raise CoordinatorError(str(exc), "BAD_SIGNATURE") from exc
+        self._check_signatures(task)
+        if spec.federation != self.roster.federation:
+            raise CoordinatorError(f"the task is for federation {spec.federation!r}, this "
+                                   f"coordinator serves {self.roster.federation!r}", "INVALID_REQUEST")
+        try:
+            model = self.library.get(spec.analysis_id)
+        except Exception as exc:
+            raise CoordinatorError(f"{spec.analysis_id} is not in the library",
+                                   "UNKNOWN_ANALYSIS") from exc
+        if (model.version, model.digest) != (spec.analysis_version, spec.analysis_digest):
+            raise CoordinatorError(f"the library's {model.id}@{model.version} differs from the "
+                                   "one the task names", "DIGEST_MISMATCH")
+        deadline = int(spec.expires_at.ToSeconds())
+        if deadline <= now:
+            raise CoordinatorError("the task has already expired", "EXPIRED")
+        targets = self.resolve_targets(spec.targets)
+        from coordinator.store import DuplicateTask
+
+        try:
+            self.store.add_task(
+                task_id=spec.task_id, analysis_id=spec.analysis_id,
+                analysis_version=spec.analysis_version, analysis_digest=spec.analysis_digest,
+                output_kind=spec.output_kind, submitted_by=submitted_by,
+                signed_task=task.to_proto().SerializeToString(), targets=targets,
+                deadline=deadline, submitted_at=int(now),
+            )
+        except DuplicateTask as exc:
+            raise CoordinatorError(f"task {spec.task_id} was already submitted",
+                                   "DUPLICATE_TASK") from exc
+        log.info("task submitted", extra={"task_id": spec.task_id, "by": submitted_by,
+                                          "targets": targets})
+        with self._work:
+            self._work.notify_all()
+        return self.store.task(spec.task_id)
+
+    def _check_signatures(self, task: SignedTask) -> None:
+        from certs import BadSignature, key_id, verify_signature
+
+        if not task.signatures:
+            raise CoordinatorError("the task is not signed: sign it with `fedaudit task sign`",
+                                   "BAD_SIGNATURE")
+        keys = {key_id(p.ed25519): p for p in self.roster.issuers() if p.ed25519}
+        message = signing_message(task.spec_bytes)
+        for sig in task.signatures:
+            issuer = keys.get(sig.key_id)
+            if issuer is None:
+                raise CoordinatorError(f"key {sig.key_id} is not an issuer of this federation",
+                                       "UNKNOWN_ISSUER")
+            try:
+                verify_signature(issuer.ed25519, sig.signature, message)
+            except BadSignature as exc:
+                raise CoordinatorError(f"the signature of {issuer.id} does not match the task: "
+                                       "it was changed after signing", "BAD_SIGNATURE") from exc
+
+    def resolve_targets(self, targets) -> list[str]:
+        nodes = self.roster.nodes()
+        known = {n.id for n in nodes}
+        unknown = [n for n in targets.node_ids if n not in known]
+        if unknown:
+            raise CoordinatorError(f"no node {', '.join(unknown)} in the roster", "UNKNOWN_NODE")
+        chosen = [n.id for n in nodes if is_target(targets, node_id=n.id, level=n.level,
+                                                      region=n.region, datasets=n.datasets)]
+        if not chosen:
+            raise CoordinatorError("the task's targets match no node in the roster",
+                                   "UNKNOWN_NODE")
+        return chosen
+
+    def status(self, task_id: str):
+        record = self.store.task(task_id)
+        if record is None:
+            raise CoordinatorError(f"no task {task_id}", "NOT_FOUND")
+        return record
+
+    def watch(self, task_id: str, is_active) -> Iterator:
+        """Yields the task's record at once and after every change, until it is final."""
+        version = -1
+        while is_active():
+            record = self.status(task_id)
+            if record.version != version:
+                version = record.version
+                yield record
+                if record.state != "running":
+                    return
+            self.store.wait_for_change(task_id, version, timeout=1.0)
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def hello(self, node_id: str, catalog: list[dict], library_digest: str,
+              software_version: str, policy_json: str) -> None:
+        self._require_node(node_id)
+        self.store.record_hello(node_id, catalog, library_digest, software_version,
+                                policy_json, int(time.time()))
+        if library_digest != self.library.digest:
+            log.warning("node library differs", extra={"node_id": node_id})
+
+    def deliveries(self, node_id: str, is_active) -> Iterator[bytes]:
+        """Yields serialized SignedTasks for the node: every open delivery it has not
+        reported on at once, then new ones as they are submitted."""
+        self._require_node(node_id)
+        self._connected.add(node_id)
+        self.store.set_connected(node_id, True)
+        sent: set[str] = set()
+        try:
+            while is_active():
+                for task_id, signed in self.store.pending_for(node_id):
+                    if task_id in sent:
+                        continue
+                    sent.add(task_id)
+                    self.store.mark_delivered(task_id, node_id)
+                    yield signed
+                self.store.mark_seen(node_id, int(time.time()))
+                with self._work:
+                    self._work.wait(timeout=1.0)
+        finally:
+            self._connected.discard(node_id)
+            self.store.set_connected(node_id, False)
+
+    def report(self, node_id: str, report: Report, chunks: Iterable[bytes] | None = None,
+               receipt: tuple[bytes, bytes] | None = None) -> None:
+        """Stores a node's report. For DONE, `chunks` is consumed into the partial file
+        and `receipt()` (called after the chunks) must verify against the roster."""
+        from coordinator.store import StoreError
+
+        record = self.status(report.task_id)
+        delivery = record.delivery(node_id)
+        if delivery is None:
+            raise CoordinatorError(f"{node_id} is not a target of task {report.task_id}",
+                                   "FORBIDDEN")
+        if delivery.state not in ("pending", "delivered"):
+            if delivery.state == report.status:
+                return  # the same report again (the node resent it): already stored
+            raise CoordinatorError(f"{node_id} already reported {delivery.state} for task "
+                                   f"{report.task_id}", "BAD_REPORT")
+        try:
+            if report.status != "done":
+                self.store.record_report(report.task_id, node_id, report.status,
+                                         refusal_code=report.refusal_code or None,
+                                         message=report.message or None)
+            else:
+                self._store_output(node_id, report, chunks, receipt)
+        except StoreError as exc:
+            raise CoordinatorError(str(exc), "BAD_REPORT") from exc
+        self._wake()
+
+    def _store_output(self, node_id, report, chunks, receipt) -> None:
+        from coordinator.results import write_partial
+
+        path, rows, digest = write_partial(self.home.path, report.task_id, node_id, chunks or (),
+                                           max_bytes=MAX_OUTPUT_BYTES)
+        body = self._verify_receipt(node_id, report.task_id, digest, receipt)
+        self.store.record_report(
+            report.task_id, node_id, "done", rows=rows, partial_path=str(path),
+            receipt=receipt[0], receipt_signature=receipt[1],
+            snapshots=[{"dataset": name, "snapshot_id": snap}
+                       for name, snap in sorted((body.get("snapshots") or {}).items())],
+            disclosure=body.get("disclosure"),
+        )
+
+    def _verify_receipt(self, node_id, task_id, digest, receipt) -> dict:
+        from node.receipt import verify_receipt
+
+        if receipt is None:
+            raise CoordinatorError("a DONE report must end with the node's receipt", "BAD_REPORT")
+        party = self.roster.party(node_id)
+        try:
+            body = verify_receipt(receipt[0], receipt[1], party.ed25519)
+        except Exception as exc:
+            raise CoordinatorError(f"the receipt of {node_id} does not verify", "BAD_REPORT") from exc
+        if body.get("task_id") != task_id or body.get("node_id") != node_id:
+            raise CoordinatorError("the receipt names another task or node", "BAD_REPORT")
+        if body.get("output_digest") != digest:
+            raise CoordinatorError("the output does not match the receipt's digest", "BAD_REPORT")
+        return body
+
+    def _require_node(self, node_id: str) -> None:
+        party = self.roster.party(node_id)
+        if party is None or party.role != "node":
+            raise CoordinatorError(f"{node_id} is not a node of this federation", "FORBIDDEN")
+
+    def _wake(self) -> None:
+        with self._work:
+            self._work.notify_all()
+
+    def nodes(self):
+        return self.store.nodes()
+
+    # -- combining ---------------------------------------------------------------------
+
+    def combine_ready(self, now: float | None = None) -> list[str]:
+        """Combines every task whose nodes all answered or whose deadline passed."""
+        finished = []
+        for task_id in self.store.ready_to_combine(int(now or time.time())):
+            self.store.mark_missing(task_id)
+            try:
+                self._combine(task_id)
+            except Exception as exc:
+                log.exception("combine failed", extra={"task_id": task_id})
+                self.store.finish_task(task_id, "failed", None, {"error": str(exc)},
+                                       message=f"combine failed: {exc}")
+            finished.append(task_id)
+        return finished
+
+    def _combine(self, task_id: str) -> None:
+        from coordinator.combine import combine
+        from coordinator.results import result_dir, write_provenance
+
+        record = self.store.task(task_id)
+        signed = SignedTask.from_proto(_parse_signed(record.signed_task))
+        spec = signed.spec
+        model = self.library.get(spec.analysis_id)
+        done = {d.node_id: d.partial_path for d in record.deliveries if d.state == "done"}
+        out = result_dir(self.home.path, task_id) / "result.parquet"
+        rows = None
+        if done:
+            params = model.bind_parameters(decode_parameters(spec))
+            rows = combine(model.sql["combine"], done, out, params)
+        state = ("complete" if len(done) == len(record.deliveries)
+                 else "partial" if done else "failed")
+        provenance = {
+            "task_id": task_id,
+            "analysis": {"id": model.id, "version": model.version, "digest": model.digest,
+                         "title_zh": model.title_zh, "title_en": model.title_en,
+                         "kind": model.kind},
+            "state": state,
+            "rows": rows,
+            "submitted_by": record.submitted_by,
+            "combined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "nodes": [_node_provenance(d) for d in record.deliveries],
+            "notes": model.notes.strip(),
+        }
+        write_provenance(self.home.path, task_id, provenance)
+        self.store.finish_task(task_id, state, str(out) if done else None, provenance)
+        log.info("task combined", extra={"task_id": task_id, "state": state})
+
+
+def _node_provenance(delivery) -> dict:
+    import base64
+
+    entry = {"node_id": delivery.node_id, "state": delivery.state}
+    if delivery.state == "refused":
+        entry["refusal_code"] = delivery.refusal_code
+    if delivery.message:
+        entry["message"] = delivery.message
+    if delivery.state == "done":
+        entry.update(rows=delivery.rows,
+                     snapshots={s["dataset"]: s["snapshot_id"] for s in delivery.snapshots or ()},
+                     disclosure=delivery.disclosure,
+                     receipt=base64.b64encode(delivery.receipt).decode(),
+                     receipt_signature=base64.b64encode(delivery.receipt_signature).decode())
+    return entry
+
+
+def _parse_signed(data: bytes):
+    from proto import task_pb2
+
+    message = task_pb2.SignedTask()
+    message.ParseFromString(data)
+    return message
+
+
+def provenance_json(provenance: dict) -> bytes:
+    return json.dumps(provenance, ensure_ascii=False, sort_keys=True).encode()
+
+
+def result_stream(coordinator: Coordinator, task_id: str):
+    """(provenance JSON bytes, Arrow IPC chunks) of a finished task."""
+    from coordinator.results import load_provenance, result_chunks
+
+    record = coordinator.status(task_id)
+    if record.state == "running":
+        raise CoordinatorError(f"task {task_id} is still running: watch it with "
+                               f"`fedaudit task watch {task_id}`", "NOT_READY")
+    provenance = load_provenance(coordinator.home.path, task_id)
+    chunks = result_chunks(record.result_path) if record.result_path else iter(())
+    return provenance_json(provenance), chunks

@@ -1,0 +1,95 @@
+"""Thin gRPC servicers: decode, one call into the Coordinator, encode."""
+
+from __future__ import annotations
+
+import time
+
+from coordinator import serde
+from coordinator.auth import allowed
+from coordinator.errors import CoordinatorError
+from coordinator.service import Coordinator, result_stream
+from proto import fedaudit_pb2 as pb
+from proto import fedaudit_pb2_grpc as rpc
+
+VERSION = "0.1.0"
+
+
+def _same_node(party_id: str, claimed: str) -> None:
+    if claimed and claimed != party_id:
+        raise CoordinatorError(f"the certificate is {party_id}'s, not {claimed}'s", "FORBIDDEN")
+
+
+class NodeServicer(rpc.NodeServiceServicer):
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+
+    @allowed("node")
+    def Hello(self, request, context, party_id):
+        _same_node(party_id, request.node_id)
+        self.coordinator.hello(party_id, serde.catalog_to_dicts(request.catalog),
+                               request.library_digest, request.software_version,
+                               request.policy_json)
+        return pb.HelloReply(coordinator_version=VERSION, server_time_unix=int(time.time()))
+
+    @allowed("node")
+    def Subscribe(self, request, context, party_id):
+        _same_node(party_id, request.node_id)
+        for signed in self.coordinator.deliveries(party_id, context.is_active):
+            task = pb.Delivery()
+            task.task.ParseFromString(signed)
+            yield task
+
+    @allowed("node")
+    def Report(self, request_iterator, context, party_id):
+        reader = serde.ReportReader(request_iterator)
+        chunks = reader.chunks()
+        self.coordinator.report(party_id, reader.report, chunks, receipt=_LateReceipt(reader))
+        return pb.ReportAck(stored=True)
+
+
+class _LateReceipt:
+    """The receipt arrives after the chunks; this reads it once they are consumed."""
+
+    def __init__(self, reader) -> None:
+        self._reader = reader
+
+    def __getitem__(self, index):
+        if self._reader.receipt is None:
+            raise CoordinatorError("a DONE report must end with the node's receipt", "BAD_REPORT")
+        return self._reader.receipt[index]
+
+
+class PeopleServicer(rpc.PeopleServiceServicer):
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+
+    @allowed("issuer")
+    def Submit(self, request, context, party_id):
+        record = self.coordinator.submit(serde.signed_task(request), party_id)
+        return serde.task_status(record)
+
+    @allowed("issuer")
+    def GetTask(self, request, context, party_id):
+        return serde.task_status(self.coordinator.status(request.task_id))
+
+    @allowed("issuer")
+    def Watch(self, request, context, party_id):
+        for record in self.coordinator.watch(request.task_id, context.is_active):
+            yield serde.task_status(record)
+
+    @allowed("issuer")
+    def ListTasks(self, request, context, party_id):
+        return pb.TaskList(tasks=[serde.task_status(r) for r in self.coordinator.store.tasks()])
+
+    @allowed("issuer")
+    def ListNodes(self, request, context, party_id):
+        roster = self.coordinator.roster
+        return pb.NodeList(nodes=[serde.node_info(r, roster.party(r.node_id))
+                                  for r in self.coordinator.nodes()])
+
+    @allowed("issuer")  # offices read only what is shared with them: not yet possible
+    def FetchResult(self, request, context, party_id):
+        provenance, chunks = result_stream(self.coordinator, request.task_id)
+        yield pb.ResultChunk(provenance_json=provenance)
+        for chunk in chunks:
+            yield pb.ResultChunk(arrow_chunk=chunk)

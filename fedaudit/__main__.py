@@ -1,0 +1,5 @@
+"""`python -m fedaudit` runs the same command as `fedaudit`."""
+
+from fedaudit.cli import main
+
+main()
