@@ -1,0 +1,255 @@
+"""The node's dataset catalog: which immutable snapshots exist and which one is current.
+
+Layout under the node's data directory (`HOME/data`):
+
+    catalog.json                         the catalog, replaced atomically
+    snapshots/<dataset>/<id>.duckdb      one immutable snapshot: one table named <dataset>
+    .ingest.lock                         held while an ingest writes
+
+The catalog only ever names snapshot files that were completely written, synced and
+renamed into place before the catalog itself was replaced, so a crash at any moment
+leaves either the old or the new catalog, each naming only files that exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+from node.errors import NodeError
+
+__all__ = ["CATALOG_FORMAT", "Catalog", "SnapshotRecord", "ingest_lock", "remove_stale_temp"]
+
+CATALOG_FORMAT = 1
+CATALOG_FILE = "catalog.json"
+SNAPSHOTS_DIR = "snapshots"
+LOCK_FILE = ".ingest.lock"
+#: Every temporary file an ingest writes carries this marker in its name.
+TEMP_MARKER = ".tmp"
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """What the catalog knows about one snapshot."""
+
+    snapshot_id: str
+    dataset: str
+    standard_version: int
+    #: The snapshot file, relative to the data directory, with forward slashes.
+    path: str
+    rows: int
+    source_name: str
+    source_sha256: str
+    data_as_of: dt.date
+    ingested_at: dt.datetime
+    period_min: dt.date | None = None
+    period_max: dt.date | None = None
+    #: Months (first of the month) inside [period_min, period_max] that have no rows.
+    missing_months: tuple[dt.date, ...] = ()
+    #: Rows per ID status (see node.idno.STATUSES); empty if the dataset has no ID column.
+    id_status_counts: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False)
+    #: Rows with a valid ID whose area code is not a known province.
+    unknown_area: int = 0
+    current: bool = False
+
+    @property
+    def id_problems(self) -> int:
+        """Rows whose ID can never be tokenised."""
+        return sum(n for s, n in self.id_status_counts.items() if s not in ("valid", "upgraded"))
+
+    def lag_days(self, today: dt.date) -> int:
+        """Days between the data-as-of date and today (negative if in the future)."""
+        return (today - self.data_as_of).days
+
+    def to_json(self) -> dict:
+        def day(d):
+            return d.isoformat() if d else None
+
+        return {
+            "snapshot_id": self.snapshot_id, "dataset": self.dataset,
+            "standard_version": self.standard_version, "path": self.path, "rows": self.rows,
+            "period_min": day(self.period_min), "period_max": day(self.period_max),
+            "missing_months": [m.isoformat() for m in self.missing_months],
+            "source_name": self.source_name, "source_sha256": self.source_sha256,
+            "data_as_of": self.data_as_of.isoformat(),
+            "ingested_at": self.ingested_at.isoformat(),
+            "id_status_counts": dict(self.id_status_counts), "unknown_area": self.unknown_area,
+            "current": self.current,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict) -> SnapshotRecord:
+        """Parses one catalog entry; raises KeyError, TypeError or ValueError if malformed."""
+        def day(s):
+            return dt.date.fromisoformat(s) if s else None
+
+        return cls(
+            snapshot_id=str(raw["snapshot_id"]), dataset=str(raw["dataset"]),
+            standard_version=int(raw["standard_version"]), path=str(raw["path"]),
+            rows=int(raw["rows"]), period_min=day(raw["period_min"]),
+            period_max=day(raw["period_max"]),
+            missing_months=tuple(day(m) for m in raw["missing_months"]),
+            source_name=str(raw["source_name"]), source_sha256=str(raw["source_sha256"]),
+            data_as_of=day(raw["data_as_of"]),
+            ingested_at=dt.datetime.fromisoformat(raw["ingested_at"]),
+            id_status_counts=MappingProxyType({str(k): int(v) for k, v in
+                                               dict(raw["id_status_counts"]).items()}),
+            unknown_area=int(raw["unknown_area"]), current=bool(raw["current"]),
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An immutable view of `data_dir/catalog.json`; `with_snapshot` + `save` change it."""
+
+    data_dir: Path
+    records: tuple[SnapshotRecord, ...] = ()
+
+    @classmethod
+    def load(cls, data_dir: str | os.PathLike) -> Catalog:
+        """Reads the catalog of data_dir (empty if there is none yet).
+
+        Raises NodeError if the catalog file exists but cannot be read or parsed.
+        """
+        data_dir = Path(data_dir)
+        path = data_dir / CATALOG_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(data_dir)
+        except OSError as exc:
+            raise NodeError(f"cannot read {path}: {exc}; check its permissions") from exc
+        try:
+            raw = json.loads(text)
+            if raw.get("format") != CATALOG_FORMAT:
+                raise ValueError(f"unsupported catalog format {raw.get('format')!r}")
+            records = tuple(SnapshotRecord.from_json(r) for r in raw["snapshots"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise NodeError(f"{path} is damaged ({exc}); restore it from a backup, or move "
+                            f"it away and ingest the datasets again") from exc
+        return cls(data_dir, records)
+
+    def snapshots(self, dataset: str | None = None) -> tuple[SnapshotRecord, ...]:
+        """All snapshots (of one dataset if given), oldest first."""
+        return tuple(r for r in self.records if dataset is None or r.dataset == dataset)
+
+    def current(self, dataset: str) -> SnapshotRecord | None:
+        """The current snapshot of dataset, or None if it was never ingested."""
+        return next((r for r in self.records if r.dataset == dataset and r.current), None)
+
+    def datasets(self) -> tuple[str, ...]:
+        """Names of the datasets that have a current snapshot, sorted."""
+        return tuple(sorted({r.dataset for r in self.records if r.current}))
+
+    def lag_days(self, today: dt.date) -> dict[str, int]:
+        """Per dataset, days between its current data-as-of date and today."""
+        return {r.dataset: r.lag_days(today) for r in self.records if r.current}
+
+    def path_of(self, record: SnapshotRecord) -> Path:
+        """The absolute path of a snapshot's DuckDB file."""
+        return self.data_dir / record.path
+
+    def with_snapshot(self, record: SnapshotRecord) -> Catalog:
+        """A new catalog in which record is the current snapshot of its dataset.
+
+        A record with the same snapshot id (the same content ingested again) is replaced.
+        """
+        kept = [replace(r, current=False) if r.dataset == record.dataset else r
+                for r in self.records if r.snapshot_id != record.snapshot_id]
+        return Catalog(self.data_dir, (*kept, replace(record, current=True)))
+
+    def save(self) -> None:
+        """Replaces catalog.json atomically (temp file, fsync, rename, fsync of the folder).
+
+        Raises OSError if the data directory cannot be written.
+        """
+        body = {"format": CATALOG_FORMAT, "snapshots": [r.to_json() for r in self.records]}
+        data = json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        atomic_write(self.data_dir / CATALOG_FILE, data.encode("utf-8"))
+
+
+def snapshot_relpath(dataset: str, snapshot_id: str) -> str:
+    """Where a snapshot lives, relative to the data directory."""
+    return f"{SNAPSHOTS_DIR}/{dataset}/{snapshot_id}.duckdb"
+
+
+def temp_path(final: Path) -> Path:
+    """A temporary sibling of final, unique to this process, removed if stale."""
+    return final.with_name(f".{final.name}.{os.getpid()}{TEMP_MARKER}")
+
+
+def fsync_file(path: Path) -> None:
+    """Flushes a file's content to disk; raises OSError."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Makes a rename inside the folder durable; raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Writes data to path so that readers see the old or the new content, never a mix.
+
+    Raises OSError if the folder cannot be written.
+    """
+    tmp = temp_path(path)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Syncs a finished temporary file and renames it into place durably; raises OSError."""
+    fsync_file(tmp)
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+@contextlib.contextmanager
+def ingest_lock(data_dir: Path) -> Iterator[None]:
+    """Holds the data directory's ingest lock (blocking) so ingests run one at a time.
+
+    Raises OSError if the data directory cannot be created or locked.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def remove_stale_temp(data_dir: Path) -> list[Path]:
+    """Removes temporary files left by an interrupted ingest; returns what it removed.
+
+    Call it only while holding `ingest_lock`: then no other ingest is writing.
+    """
+    removed = []
+    candidates = list(data_dir.glob(f"*{TEMP_MARKER}*"))
+    candidates += list((data_dir / SNAPSHOTS_DIR).glob(f"*/*{TEMP_MARKER}*"))
+    for path in candidates:
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
