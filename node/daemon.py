@@ -28,6 +28,8 @@ from proto import fedaudit_pb2 as pb
 from proto import fedaudit_pb2_grpc as rpc
 
 log = logging.getLogger("fedaudit.node")
+REPORT, ACKNOWLEDGED = "report.json", "acknowledged"
+CHUNK_BYTES = 4 * 1024 * 1024 - 64 * 1024  # under 4 MiB with the message framing
 SOFTWARE_VERSION = "0.1.0"
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
 
@@ -111,7 +113,13 @@ class NodeDaemon:
 
     def handle(self, stub, message) -> None:
         """Verifies, runs and reports one delivered task. Never raises for the task's
-        own faults: those become REFUSED or FAILED reports."""
+        own faults: those become REFUSED or FAILED reports.
+
+        The outbox decides what a repeated delivery means: a report the coordinator
+        acknowledged makes it a replay (refused REPLAYED); a report not yet
+        acknowledged is sent again; a task accepted but never finished (the node
+        stopped while running it) is reported FAILED. A task never runs twice.
+        """
         task = SignedTask.from_proto(message)
         try:
             task_id = task.spec.task_id
@@ -119,24 +127,22 @@ class NodeDaemon:
             log.warning("undecodable delivery ignored")
             return
         stored = self.outbox / task_id
-        if (stored / "receipt.json").exists():
-            # Already run: send the stored output again, never run twice.
-            self._send_done(stub, task_id, stored)
+        if (stored / ACKNOWLEDGED).exists():
+            self._refuse(stub, task_id, Refusal(
+                "REPLAYED", f"task {task_id} already ran here and its result was delivered"))
+            return
+        if (stored / REPORT).exists():
+            self._send_stored(stub, task_id, stored)
             return
         self.audit.append("task.received", task_id=task_id)
         try:
             accepted = self._verify(task)
         except Refusal as refusal:
-            if refusal.code == "REPLAYED":
-                reason = "the node stopped while running this task; it is not run twice"
-                self.audit.append("task.failed", task_id=task_id, reason=reason)
-                self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.FAILED,
-                                                 message=reason))
-                return
-            self.audit.append("task.refused", task_id=task_id, code=refusal.code,
-                              reason=refusal.reason)
-            self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.REFUSED,
-                                             refusal_code=refusal.code, message=refusal.reason))
+            if refusal.code == "REPLAYED":  # consumed, but no report: interrupted
+                self._fail(stub, task_id, stored,
+                           "the node stopped while running this task; it is not run twice")
+            else:
+                self._refuse(stub, task_id, refusal)
             return
         self.audit.append("task.accepted", task_id=task_id, analysis=accepted.spec.analysis_id,
                           signers=list(accepted.signers))
@@ -144,12 +150,22 @@ class NodeDaemon:
             self._execute_to_outbox(accepted, stored)
         except NodeError as exc:
             # Only the public sentence goes to HQ: a database message can quote data.
-            public = getattr(exc, "public", None) or str(exc)
-            self.audit.append("task.failed", task_id=task_id, reason=public,
-                              detail=getattr(exc, "detail", None) or str(exc))
-            self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.FAILED, message=public))
+            self._fail(stub, task_id, stored, getattr(exc, "public", None) or str(exc),
+                       detail=getattr(exc, "detail", None) or str(exc))
             return
-        self._send_done(stub, task_id, stored)
+        self._send_stored(stub, task_id, stored)
+
+    def _refuse(self, stub, task_id: str, refusal: Refusal) -> None:
+        """Refusals are not stored: a refused task consumed nothing and may come again."""
+        self.audit.append("task.refused", task_id=task_id, code=refusal.code,
+                          reason=refusal.reason)
+        self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.REFUSED,
+                                         refusal_code=refusal.code, message=refusal.reason))
+
+    def _fail(self, stub, task_id: str, stored: Path, public: str, detail: str | None = None):
+        self.audit.append("task.failed", task_id=task_id, reason=public, detail=detail)
+        write_report(stored, {"status": "failed", "message": public})
+        self._send_stored(stub, task_id, stored)
 
     def _verify(self, task: SignedTask):
         from node.runner import available_datasets
@@ -175,20 +191,27 @@ class NodeDaemon:
                      signing_key=self.kit.signing_key())
         self.audit.append("task.executed", task_id=accepted.spec.task_id, rows=table.num_rows)
 
-    def _send_done(self, stub, task_id: str, stored: Path) -> None:
-        receipt = json.loads((stored / "receipt.json").read_text())
+    def _send_stored(self, stub, task_id: str, stored: Path) -> None:
+        """Sends the stored report (and output); marks it acknowledged once stored."""
+        report = json.loads((stored / REPORT).read_text())
+        if report["status"] == "failed":
+            self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.FAILED,
+                                             message=report["message"]))
+        else:
+            receipt = json.loads((stored / "receipt.json").read_text())
 
-        def messages() -> Iterator[pb.ReportMessage]:
-            yield pb.ReportMessage(header=pb.ReportHeader(task_id=task_id, status=pb.DONE))
-            with open(stored / "output.arrows", "rb") as fh:
-                while chunk := fh.read(4 * 1024 * 1024):
-                    yield pb.ReportMessage(arrow_chunk=chunk)
-            yield pb.ReportMessage(receipt=pb.Receipt(
-                body=receipt["body"].encode(), signature=bytes.fromhex(receipt["signature"])))
+            def messages() -> Iterator[pb.ReportMessage]:
+                yield pb.ReportMessage(header=pb.ReportHeader(task_id=task_id, status=pb.DONE))
+                with open(stored / "output.arrows", "rb") as fh:
+                    while chunk := fh.read(CHUNK_BYTES):
+                        yield pb.ReportMessage(arrow_chunk=chunk)
+                yield pb.ReportMessage(receipt=pb.Receipt(
+                    body=receipt["body"].encode(), signature=bytes.fromhex(receipt["signature"])))
 
-        stub.Report(messages(), timeout=600)
-        self.audit.append("task.released", task_id=task_id,
-                          output_digest=json.loads(receipt["body"])["output_digest"])
+            stub.Report(messages(), timeout=600)
+            self.audit.append("task.released", task_id=task_id,
+                              output_digest=json.loads(receipt["body"])["output_digest"])
+        (stored / ACKNOWLEDGED).touch()
 
     def _send(self, stub, header: pb.ReportHeader) -> None:
         stub.Report(iter([pb.ReportMessage(header=header)]), timeout=60)
@@ -223,5 +246,16 @@ def write_outbox(stored: Path, table, *, task_id, node_id, snapshots, disclosure
     )
     (tmp / "receipt.json").write_text(json.dumps({"body": body.decode(),
                                                   "signature": signature.hex()}))
+    (tmp / REPORT).write_text(json.dumps({"status": "done", "rows": table.num_rows}))
     shutil.rmtree(stored, ignore_errors=True)
     os.replace(tmp, stored)
+
+
+def write_report(stored: Path, report: dict) -> None:
+    """Stores a FAILED report for a task, atomically."""
+    import os
+
+    stored.mkdir(parents=True, exist_ok=True)
+    tmp = stored / f".{REPORT}.tmp"
+    tmp.write_text(json.dumps(report))
+    os.replace(tmp, stored / REPORT)
