@@ -196,3 +196,35 @@ def export_command(task_id, fmt, out, kit_path, address) -> None:
         pq.write_table(table, tmp)
     os.replace(tmp, out)
     click.echo(f"wrote {table.num_rows} rows to {out}")
+
+
+@results.command("import")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
+@KIT_OPTION
+@COORDINATOR_OPTION
+def import_command(bundle, kit_path, address) -> None:
+    """Add an air-gapped node's result bundle (from `fedaudit node run-task`).
+
+    The coordinator checks the task's signatures and the node's receipt against the
+    roster, exactly as for a result that arrived online.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(bundle) as archive:
+        info = json.loads(archive.read("bundle.json"))
+        header = json.dumps({
+            "format": info["format"], "node_id": info["node_id"],
+            "task": json.loads(archive.read("task.json")),
+            "receipt": json.loads(archive.read("receipt.json")),
+        }).encode()
+
+        def chunks():
+            with archive.open("output.arrows") as fh:
+                while chunk := fh.read(4 * 1024 * 1024 - 64 * 1024):
+                    yield chunk
+
+        with _client(kit_path, address) as client:
+            status = client.import_result(header, chunks())
+    node = next((n for n in status.nodes if n.node_id == info["node_id"]), None)
+    click.echo(f"imported {info['node_id']}'s result for task {status.task_id} "
+               f"({status.analysis}): node {node.state if node else '?'}, task {status.state}")

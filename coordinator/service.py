@@ -48,7 +48,8 @@ class Coordinator:
 
     # -- people ------------------------------------------------------------------------
 
-    def submit(self, task: SignedTask, submitted_by: str, now: float | None = None):
+    def submit(self, task: SignedTask, submitted_by: str, now: float | None = None,
+               allow_expired: bool = False):
         """Checks a signed task (early, clear errors; the nodes decide) and queues one
         delivery per target. Raises CoordinatorError with a stable code."""
         now = now or time.time()
@@ -71,7 +72,7 @@ class Coordinator:
             raise CoordinatorError(f"the library's {model.id}@{model.version} differs from the "
                                    "one the task names", "DIGEST_MISMATCH")
         deadline = int(spec.expires_at.ToSeconds())
-        if deadline <= now:
+        if deadline <= now and not allow_expired:
             raise CoordinatorError("the task has already expired", "EXPIRED")
         targets = self.resolve_targets(spec.targets)
         from coordinator.store import DuplicateTask
@@ -92,6 +93,27 @@ class Coordinator:
         with self._work:
             self._work.notify_all()
         return self.store.task(spec.task_id)
+
+    def import_bundle(self, header_json: bytes, chunks: Iterable[bytes], imported_by: str):
+        """Adds an air-gapped node's result: its task (if new) and its signed output.
+
+        The task's signatures and the node's receipt are checked as for online results;
+        a bundle may arrive after the task expired, so expiry alone does not refuse it."""
+        from analyses.tasks import task_from_dict
+
+        try:
+            header = json.loads(header_json)
+            task = task_from_dict(header["task"], source="bundle")
+            node_id = header["node_id"]
+            receipt = (header["receipt"]["body"].encode(),
+                       bytes.fromhex(header["receipt"]["signature"]))
+        except (ValueError, KeyError, TypeError, TaskFileError) as exc:
+            raise CoordinatorError(f"not a result bundle ({exc})", "BAD_REPORT") from exc
+        task_id = task.spec.task_id
+        if self.store.task(task_id) is None:
+            self.submit(task, imported_by, allow_expired=True)
+        self.report(node_id, Report(task_id, "done"), chunks, receipt)
+        return self.status(task_id)
 
     def _check_signatures(self, task: SignedTask) -> None:
         from certs import BadSignature, key_id, verify_signature

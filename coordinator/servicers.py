@@ -93,3 +93,13 @@ class PeopleServicer(rpc.PeopleServiceServicer):
         yield pb.ResultChunk(provenance_json=provenance)
         for chunk in chunks:
             yield pb.ResultChunk(arrow_chunk=chunk)
+
+    @allowed("issuer")
+    def ImportResult(self, request_iterator, context, party_id):
+        requests = iter(request_iterator)
+        first = next(requests, None)
+        if first is None or first.WhichOneof("body") != "provenance_json":
+            raise CoordinatorError("an import starts with the bundle header", "BAD_REPORT")
+        chunks = (message.arrow_chunk for message in requests)
+        record = self.coordinator.import_bundle(first.provenance_json, chunks, party_id)
+        return serde.task_status(record)

@@ -80,6 +80,44 @@ def _print_decision(as_json: bool, decision: dict) -> None:
         click.echo(f"REFUSED  {decision['code']}: {decision['reason']}")
 
 
+@node.command("run-task")
+@click.argument("task_file", type=click.Path(exists=True, dir_okay=False))
+@HOME_OPTION
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the signed result bundle for HQ.")
+def run_task_command(task_file: str, home: str, out: str) -> None:
+    """Run a task file offline (an air-gapped node), with every check of a delivery.
+
+    Writes a result bundle (the output and the node's signed receipt) to carry to HQ,
+    where `fedaudit results import` adds it. The task id is used up, as online.
+    """
+    from pathlib import Path
+
+    from analyses.tasks import TaskFileError, load_task
+    from node.runner import Runner
+
+    runner = Runner(NodeHome.open(home))
+    try:
+        task = load_task(task_file)
+        task_id = task.spec.task_id
+    except TaskFileError as exc:
+        raise Refusal("BAD_SIGNATURE", str(exc)) from exc
+    if not runner.outbox.has_report(task_id):
+        try:
+            runner.execute(runner.accept(task))
+        except Refusal as refusal:
+            if not runner.outbox.has_report(task_id):
+                click.echo(f"REFUSED  {refusal.code}: {refusal.reason}", err=True)
+                raise SystemExit(1) from None
+    report = runner.outbox.report(task_id)
+    if report["status"] != "done":
+        click.echo(f"FAILED  {report['message']}", err=True)
+        raise SystemExit(1)
+    runner.outbox.write_bundle(task_id, task.to_json(), runner.kit.party_id, Path(out))
+    click.echo(f"wrote {out}: task {task_id}, {report['rows']} rows, signed by "
+               f"{runner.kit.party_id}; import it at HQ with `fedaudit results import {out}`")
+
+
 @node.command("start")
 @HOME_OPTION
 @click.option("--coordinator", "address", default=None,

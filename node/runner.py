@@ -83,3 +83,74 @@ def _task_id(task) -> str | None:
         return task.spec.task_id
     except TaskFileError:
         return None
+
+
+class Runner:
+    """Accepts and runs tasks for real at one node: consumes the task id, logs each
+    decision before it takes effect, and leaves every outcome in the outbox."""
+
+    def __init__(self, home: NodeHome) -> None:
+        from analyses import load_library
+        from node.outbox import Outbox
+
+        self.home = home
+        self.kit = home.kit
+        # A node never works without a policy and a trust list (both raise PolicyError).
+        self.policy = home.policy()
+        self.trust = home.trust()
+        self.library = load_library()
+        self.audit = home.audit_log()
+        self.outbox = Outbox(home.path / "outbox")
+
+    def accept(self, task) -> Accepted:
+        """Runs the pipeline with consume=True; raises Refusal (logged).
+
+        A REPLAYED refusal for a task with no stored report means the node stopped while
+        running it: that is recorded as a failure, never run again."""
+        task_id = _task_id(task)
+        self.audit.append("task.received", task_id=task_id)
+        try:
+            with self.home.replay_store() as replay:
+                accepted = verify_task(
+                    task, node=identity(self.home), trust=self.trust, policy=self.policy,
+                    library=self.library, replay=replay,
+                    available_datasets=available_datasets(self.home), consume=True,
+                )
+        except Refusal as refusal:
+            if refusal.code == "REPLAYED" and task_id and not self.outbox.has_report(task_id):
+                self.fail(task_id, "the node stopped while running this task; "
+                                   "it is not run twice")
+            else:
+                self.audit.append("task.refused", task_id=task_id, code=refusal.code,
+                                  reason=refusal.reason)
+            raise
+        self.audit.append("task.accepted", task_id=task_id, analysis=accepted.spec.analysis_id,
+                          signers=list(accepted.signers))
+        return accepted
+
+    def execute(self, accepted: Accepted) -> None:
+        """Runs an accepted task into the outbox: its output and receipt, or a failure."""
+        from node.executor import execute
+
+        task_id = accepted.spec.task_id
+        try:
+            needed = accepted.model.datasets.get(self.kit.level, ())
+            snapshots = current_snapshots(self.home, needed)
+            table = execute(accepted.model, self.kit.level, accepted.parameters,
+                            {name: path for name, (_, path) in snapshots.items()}, self.policy)
+        except NodeError as exc:
+            # Only the public sentence goes to HQ: a database message can quote data.
+            self.fail(task_id, getattr(exc, "public", None) or str(exc),
+                      detail=getattr(exc, "detail", None) or str(exc))
+            return
+        digest = self.outbox.write_done(
+            task_id, table, node_id=self.kit.party_id,
+            snapshots={name: snap_id for name, (snap_id, _) in snapshots.items()},
+            disclosure={"engine": "declared-columns-only"}, signing_key=self.kit.signing_key(),
+        )
+        self.audit.append("task.executed", task_id=task_id, rows=table.num_rows,
+                          output_digest=digest)
+
+    def fail(self, task_id: str, public: str, detail: str | None = None) -> None:
+        self.audit.append("task.failed", task_id=task_id, reason=public, detail=detail)
+        self.outbox.write_failed(task_id, public)

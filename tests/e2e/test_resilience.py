@@ -154,3 +154,40 @@ def test_malformed_and_oversized_messages_do_not_crash_the_server(fed):
     channel.close()
     with fed.client() as client:  # still serving
         assert client.tasks() == []
+
+
+def test_an_air_gapped_node_runs_a_task_file_and_hq_imports_the_bundle(fed, tmp_path):
+    from analyses.tasks import save_task
+
+    task = signed_task(fed, targets=("gd",))
+    task_file = tmp_path / "task.json"
+    save_task(task, task_file)
+    bundle = tmp_path / "gd-result.zip"
+    out = fedaudit("node", "run-task", task_file, "--home", fed.home("gd"), "--out", bundle)
+    assert "wrote" in out.stdout and bundle.exists()
+    again = fedaudit("node", "run-task", task_file, "--home", fed.home("gd"), "--out",
+                     tmp_path / "again.zip")  # the stored output again, not a second run
+    assert again.returncode == 0
+    assert node_events(fed, "gd", task.spec.task_id).count("task.executed") == 1
+    kit = ["--kit", fed.kit("hq-lead"), "--coordinator", fed.address]
+    imported = fedaudit("results", "import", bundle, *kit).stdout
+    assert "node done" in imported
+    status = fed.wait_final(task.spec.task_id)
+    assert status.state == "complete"
+    shown = fedaudit("results", "show", task.spec.task_id, *kit).stdout
+    assert "receipt verified" in shown
+    # A bundle whose output was altered no longer matches the node's receipt.
+    import zipfile
+
+    other = signed_task(fed, targets=("gd",))
+    save_task(other, task_file)
+    fedaudit("node", "run-task", task_file, "--home", fed.home("gd"), "--out", bundle)
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "output.arrows":
+                data = data[:-16] + bytes(16)
+            dst.writestr(item, data)
+    refused = fedaudit("results", "import", tampered, *kit, check=False)
+    assert refused.returncode == 1 and "error:" in refused.stderr
