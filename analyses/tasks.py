@@ -73,30 +73,35 @@ class SignedTask:
             return
         actual = spec_view(self.spec)
         if actual != self.view:
-            keys = sorted(k for k in set(actual) | set(self.view) if actual.get(k) != self.view.get(k))
+            keys = sorted(
+                k for k in set(actual) | set(self.view) if actual.get(k) != self.view.get(k)
+            )
             raise TaskFileError(
                 "the readable spec differs from the signed bytes "
                 f"(field {', '.join(keys)}): the file was changed after it was created"
             )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": TASK_FORMAT,
-                "spec": spec_view(self.spec),
-                "spec_b64": base64.b64encode(self.spec_bytes).decode(),
-                "signatures": [
-                    {
-                        "signer_id": s.signer_id,
-                        "key_id": s.key_id,
-                        "signature": base64.b64encode(s.signature).decode(),
-                    }
-                    for s in self.signatures
-                ],
-            },
-            indent=2,
-            ensure_ascii=False,
-        ) + "\n"
+        return (
+            json.dumps(
+                {
+                    "format": TASK_FORMAT,
+                    "spec": spec_view(self.spec),
+                    "spec_b64": base64.b64encode(self.spec_bytes).decode(),
+                    "signatures": [
+                        {
+                            "signer_id": s.signer_id,
+                            "key_id": s.key_id,
+                            "signature": base64.b64encode(s.signature).decode(),
+                        }
+                        for s in self.signatures
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
 
     def to_proto(self) -> task_pb2.SignedTask:
         return task_pb2.SignedTask(
@@ -185,7 +190,9 @@ def parse_duration(text: str) -> dt.timedelta:
     """Parses '90s', '30m', '2h' or '7d'; raises TaskFileError otherwise."""
     match = _DURATION.match(text)
     if not match or int(match.group(1)) == 0:
-        raise TaskFileError(f"{text!r} is not a duration: use a number and a unit, e.g. 2h, 30m, 7d")
+        raise TaskFileError(
+            f"{text!r} is not a duration: use a number and a unit, e.g. 2h, 30m, 7d"
+        )
     return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -253,7 +260,9 @@ def add_signature(task: SignedTask, signer_id: str, private_key) -> SignedTask:
     task.check_view()
     kid = key_id(public_bytes(private_key))
     if any(s.key_id == kid for s in task.signatures):
-        raise TaskFileError(f"this key ({kid}) has already signed the task; approvals need other keys")
+        raise TaskFileError(
+            f"this key ({kid}) has already signed the task; approvals need other keys"
+        )
     signature = TaskSignature(signer_id, kid, sign(private_key, signing_message(task.spec_bytes)))
     return SignedTask(task.spec_bytes, (*task.signatures, signature))
 
@@ -281,7 +290,9 @@ def task_from_dict(data: object, source: str = "task") -> SignedTask:
         spec_bytes = base64.b64decode(data["spec_b64"], validate=True)
         signatures = tuple(
             TaskSignature(
-                str(s["signer_id"]), str(s["key_id"]), base64.b64decode(s["signature"], validate=True)
+                str(s["signer_id"]),
+                str(s["key_id"]),
+                base64.b64decode(s["signature"], validate=True),
             )
             for s in data.get("signatures", [])
         )
@@ -304,8 +315,9 @@ def save_task(task: SignedTask, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def is_target(targets: task_pb2.Targets, *, node_id: str, level: str, region: str,
-              datasets: Sequence[str]) -> bool:
+def is_target(
+    targets: task_pb2.Targets, *, node_id: str, level: str, region: str, datasets: Sequence[str]
+) -> bool:
     """True when the node is named, or any selector matches its roster entry."""
     if node_id in targets.node_ids:
         return True

@@ -48,8 +48,13 @@ class Coordinator:
 
     # -- people ------------------------------------------------------------------------
 
-    def submit(self, task: SignedTask, submitted_by: str, now: float | None = None,
-               allow_expired: bool = False):
+    def submit(
+        self,
+        task: SignedTask,
+        submitted_by: str,
+        now: float | None = None,
+        allow_expired: bool = False,
+    ):
         """Checks a signed task (early, clear errors; the nodes decide) and queues one
         delivery per target. Raises CoordinatorError with a stable code."""
         now = now or time.time()
@@ -61,16 +66,22 @@ class Coordinator:
             raise CoordinatorError(str(exc), "BAD_SIGNATURE") from exc
         self._check_signatures(task)
         if spec.federation != self.roster.federation:
-            raise CoordinatorError(f"the task is for federation {spec.federation!r}, this "
-                                   f"coordinator serves {self.roster.federation!r}", "INVALID_REQUEST")
+            raise CoordinatorError(
+                f"the task is for federation {spec.federation!r}, this "
+                f"coordinator serves {self.roster.federation!r}",
+                "INVALID_REQUEST",
+            )
         try:
             model = self.library.get(spec.analysis_id)
         except Exception as exc:
-            raise CoordinatorError(f"{spec.analysis_id} is not in the library",
-                                   "UNKNOWN_ANALYSIS") from exc
+            raise CoordinatorError(
+                f"{spec.analysis_id} is not in the library", "UNKNOWN_ANALYSIS"
+            ) from exc
         if (model.version, model.digest) != (spec.analysis_version, spec.analysis_digest):
-            raise CoordinatorError(f"the library's {model.id}@{model.version} differs from the "
-                                   "one the task names", "DIGEST_MISMATCH")
+            raise CoordinatorError(
+                f"the library's {model.id}@{model.version} differs from the one the task names",
+                "DIGEST_MISMATCH",
+            )
         deadline = int(spec.expires_at.ToSeconds())
         if deadline <= now and not allow_expired:
             raise CoordinatorError("the task has already expired", "EXPIRED")
@@ -79,17 +90,25 @@ class Coordinator:
 
         try:
             self.store.add_task(
-                task_id=spec.task_id, analysis_id=spec.analysis_id,
-                analysis_version=spec.analysis_version, analysis_digest=spec.analysis_digest,
-                output_kind=spec.output_kind, submitted_by=submitted_by,
-                signed_task=task.to_proto().SerializeToString(), targets=targets,
-                deadline=deadline, submitted_at=int(now),
+                task_id=spec.task_id,
+                analysis_id=spec.analysis_id,
+                analysis_version=spec.analysis_version,
+                analysis_digest=spec.analysis_digest,
+                output_kind=spec.output_kind,
+                submitted_by=submitted_by,
+                signed_task=task.to_proto().SerializeToString(),
+                targets=targets,
+                deadline=deadline,
+                submitted_at=int(now),
             )
         except DuplicateTask as exc:
-            raise CoordinatorError(f"task {spec.task_id} was already submitted",
-                                   "DUPLICATE_TASK") from exc
-        log.info("task submitted", extra={"task_id": spec.task_id, "by": submitted_by,
-                                          "targets": targets})
+            raise CoordinatorError(
+                f"task {spec.task_id} was already submitted", "DUPLICATE_TASK"
+            ) from exc
+        log.info(
+            "task submitted",
+            extra={"task_id": spec.task_id, "by": submitted_by, "targets": targets},
+        )
         with self._work:
             self._work.notify_all()
         return self.store.task(spec.task_id)
@@ -105,8 +124,10 @@ class Coordinator:
             header = json.loads(header_json)
             task = task_from_dict(header["task"], source="bundle")
             node_id = header["node_id"]
-            receipt = (header["receipt"]["body"].encode(),
-                       bytes.fromhex(header["receipt"]["signature"]))
+            receipt = (
+                header["receipt"]["body"].encode(),
+                bytes.fromhex(header["receipt"]["signature"]),
+            )
         except (ValueError, KeyError, TypeError, TaskFileError) as exc:
             raise CoordinatorError(f"not a result bundle ({exc})", "BAD_REPORT") from exc
         task_id = task.spec.task_id
@@ -119,20 +140,25 @@ class Coordinator:
         from certs import BadSignature, key_id, verify_signature
 
         if not task.signatures:
-            raise CoordinatorError("the task is not signed: sign it with `fedaudit task sign`",
-                                   "BAD_SIGNATURE")
+            raise CoordinatorError(
+                "the task is not signed: sign it with `fedaudit task sign`", "BAD_SIGNATURE"
+            )
         keys = {key_id(p.ed25519): p for p in self.roster.issuers() if p.ed25519}
         message = signing_message(task.spec_bytes)
         for sig in task.signatures:
             issuer = keys.get(sig.key_id)
             if issuer is None:
-                raise CoordinatorError(f"key {sig.key_id} is not an issuer of this federation",
-                                       "UNKNOWN_ISSUER")
+                raise CoordinatorError(
+                    f"key {sig.key_id} is not an issuer of this federation", "UNKNOWN_ISSUER"
+                )
             try:
                 verify_signature(issuer.ed25519, sig.signature, message)
             except BadSignature as exc:
-                raise CoordinatorError(f"the signature of {issuer.id} does not match the task: "
-                                       "it was changed after signing", "BAD_SIGNATURE") from exc
+                raise CoordinatorError(
+                    f"the signature of {issuer.id} does not match the task: "
+                    "it was changed after signing",
+                    "BAD_SIGNATURE",
+                ) from exc
 
     def resolve_targets(self, targets) -> list[str]:
         nodes = self.roster.nodes()
@@ -140,11 +166,13 @@ class Coordinator:
         unknown = [n for n in targets.node_ids if n not in known]
         if unknown:
             raise CoordinatorError(f"no node {', '.join(unknown)} in the roster", "UNKNOWN_NODE")
-        chosen = [n.id for n in nodes if is_target(targets, node_id=n.id, level=n.level,
-                                                      region=n.region, datasets=n.datasets)]
+        chosen = [
+            n.id
+            for n in nodes
+            if is_target(targets, node_id=n.id, level=n.level, region=n.region, datasets=n.datasets)
+        ]
         if not chosen:
-            raise CoordinatorError("the task's targets match no node in the roster",
-                                   "UNKNOWN_NODE")
+            raise CoordinatorError("the task's targets match no node in the roster", "UNKNOWN_NODE")
         return chosen
 
     def status(self, task_id: str):
@@ -167,11 +195,18 @@ class Coordinator:
 
     # -- nodes -------------------------------------------------------------------------
 
-    def hello(self, node_id: str, catalog: list[dict], library_digest: str,
-              software_version: str, policy_json: str) -> None:
+    def hello(
+        self,
+        node_id: str,
+        catalog: list[dict],
+        library_digest: str,
+        software_version: str,
+        policy_json: str,
+    ) -> None:
         self._require_node(node_id)
-        self.store.record_hello(node_id, catalog, library_digest, software_version,
-                                policy_json, int(time.time()))
+        self.store.record_hello(
+            node_id, catalog, library_digest, software_version, policy_json, int(time.time())
+        )
         if library_digest != self.library.digest:
             log.warning("node library differs", extra={"node_id": node_id})
 
@@ -197,8 +232,13 @@ class Coordinator:
             self._connected.discard(node_id)
             self.store.set_connected(node_id, False)
 
-    def report(self, node_id: str, report: Report, chunks: Iterable[bytes] | None = None,
-               receipt: tuple[bytes, bytes] | None = None) -> None:
+    def report(
+        self,
+        node_id: str,
+        report: Report,
+        chunks: Iterable[bytes] | None = None,
+        receipt: tuple[bytes, bytes] | None = None,
+    ) -> None:
         """Stores a node's report. For DONE, `chunks` is consumed into the partial file
         and `receipt()` (called after the chunks) must verify against the roster."""
         from coordinator.store import StoreError
@@ -206,18 +246,25 @@ class Coordinator:
         record = self.status(report.task_id)
         delivery = record.delivery(node_id)
         if delivery is None:
-            raise CoordinatorError(f"{node_id} is not a target of task {report.task_id}",
-                                   "FORBIDDEN")
+            raise CoordinatorError(
+                f"{node_id} is not a target of task {report.task_id}", "FORBIDDEN"
+            )
         if delivery.state not in ("pending", "delivered"):
             if delivery.state == report.status:
                 return  # the same report again (the node resent it): already stored
-            raise CoordinatorError(f"{node_id} already reported {delivery.state} for task "
-                                   f"{report.task_id}", "BAD_REPORT")
+            raise CoordinatorError(
+                f"{node_id} already reported {delivery.state} for task {report.task_id}",
+                "BAD_REPORT",
+            )
         try:
             if report.status != "done":
-                self.store.record_report(report.task_id, node_id, report.status,
-                                         refusal_code=report.refusal_code or None,
-                                         message=report.message or None)
+                self.store.record_report(
+                    report.task_id,
+                    node_id,
+                    report.status,
+                    refusal_code=report.refusal_code or None,
+                    message=report.message or None,
+                )
             else:
                 self._store_output(node_id, report, chunks, receipt)
         except StoreError as exc:
@@ -227,14 +274,22 @@ class Coordinator:
     def _store_output(self, node_id, report, chunks, receipt) -> None:
         from coordinator.results import write_partial
 
-        path, rows, digest = write_partial(self.home.path, report.task_id, node_id, chunks or (),
-                                           max_bytes=MAX_OUTPUT_BYTES)
+        path, rows, digest = write_partial(
+            self.home.path, report.task_id, node_id, chunks or (), max_bytes=MAX_OUTPUT_BYTES
+        )
         body = self._verify_receipt(node_id, report.task_id, digest, receipt)
         self.store.record_report(
-            report.task_id, node_id, "done", rows=rows, partial_path=str(path),
-            receipt=receipt[0], receipt_signature=receipt[1],
-            snapshots=[{"dataset": name, "snapshot_id": snap}
-                       for name, snap in sorted((body.get("snapshots") or {}).items())],
+            report.task_id,
+            node_id,
+            "done",
+            rows=rows,
+            partial_path=str(path),
+            receipt=receipt[0],
+            receipt_signature=receipt[1],
+            snapshots=[
+                {"dataset": name, "snapshot_id": snap}
+                for name, snap in sorted((body.get("snapshots") or {}).items())
+            ],
             disclosure=body.get("disclosure"),
         )
 
@@ -247,7 +302,9 @@ class Coordinator:
         try:
             body = verify_receipt(receipt[0], receipt[1], party.ed25519)
         except Exception as exc:
-            raise CoordinatorError(f"the receipt of {node_id} does not verify", "BAD_REPORT") from exc
+            raise CoordinatorError(
+                f"the receipt of {node_id} does not verify", "BAD_REPORT"
+            ) from exc
         if body.get("task_id") != task_id or body.get("node_id") != node_id:
             raise CoordinatorError("the receipt names another task or node", "BAD_REPORT")
         if body.get("output_digest") != digest:
@@ -277,8 +334,9 @@ class Coordinator:
                 self._combine(task_id)
             except Exception as exc:
                 log.exception("combine failed", extra={"task_id": task_id})
-                self.store.finish_task(task_id, "failed", None, {"error": str(exc)},
-                                       message=f"combine failed: {exc}")
+                self.store.finish_task(
+                    task_id, "failed", None, {"error": str(exc)}, message=f"combine failed: {exc}"
+                )
             finished.append(task_id)
         return finished
 
@@ -296,13 +354,19 @@ class Coordinator:
         if done:
             params = model.bind_parameters(decode_parameters(spec))
             rows = combine(model.sql["combine"], done, out, params)
-        state = ("complete" if len(done) == len(record.deliveries)
-                 else "partial" if done else "failed")
+        state = (
+            "complete" if len(done) == len(record.deliveries) else "partial" if done else "failed"
+        )
         provenance = {
             "task_id": task_id,
-            "analysis": {"id": model.id, "version": model.version, "digest": model.digest,
-                         "title_zh": model.title_zh, "title_en": model.title_en,
-                         "kind": model.kind},
+            "analysis": {
+                "id": model.id,
+                "version": model.version,
+                "digest": model.digest,
+                "title_zh": model.title_zh,
+                "title_en": model.title_en,
+                "kind": model.kind,
+            },
             "state": state,
             "rows": rows,
             "submitted_by": record.submitted_by,
@@ -324,11 +388,13 @@ def _node_provenance(delivery) -> dict:
     if delivery.message:
         entry["message"] = delivery.message
     if delivery.state == "done":
-        entry.update(rows=delivery.rows,
-                     snapshots={s["dataset"]: s["snapshot_id"] for s in delivery.snapshots or ()},
-                     disclosure=delivery.disclosure,
-                     receipt=base64.b64encode(delivery.receipt).decode(),
-                     receipt_signature=base64.b64encode(delivery.receipt_signature).decode())
+        entry.update(
+            rows=delivery.rows,
+            snapshots={s["dataset"]: s["snapshot_id"] for s in delivery.snapshots or ()},
+            disclosure=delivery.disclosure,
+            receipt=base64.b64encode(delivery.receipt).decode(),
+            receipt_signature=base64.b64encode(delivery.receipt_signature).decode(),
+        )
     return entry
 
 
@@ -350,8 +416,10 @@ def result_stream(coordinator: Coordinator, task_id: str):
 
     record = coordinator.status(task_id)
     if record.state == "running":
-        raise CoordinatorError(f"task {task_id} is still running: watch it with "
-                               f"`fedaudit task watch {task_id}`", "NOT_READY")
+        raise CoordinatorError(
+            f"task {task_id} is still running: watch it with `fedaudit task watch {task_id}`",
+            "NOT_READY",
+        )
     provenance = load_provenance(coordinator.home.path, task_id)
     chunks = result_chunks(record.result_path) if record.result_path else iter(())
     return provenance_json(provenance), chunks

@@ -85,8 +85,10 @@ def verify_task(
     if available_datasets is not None:
         missing = [d for d in model.datasets.get(node.level, ()) if d not in available_datasets]
         if missing:
-            raise Refusal("MISSING_DATASET", f"{spec.analysis_id} needs {', '.join(missing)}, "
-                          "which this node has not ingested")
+            raise Refusal(
+                "MISSING_DATASET",
+                f"{spec.analysis_id} needs {', '.join(missing)}, which this node has not ingested",
+            )
     if consume and replay is not None:
         from node.replay import TaskReplayed
 
@@ -129,10 +131,13 @@ def _check_issuers(task: SignedTask, trust: TrustList) -> list[TrustedIssuer]:
         issuer = trust.by_key_id(sig.key_id)
         if issuer is None:
             who = f" (claims to be {sig.signer_id})" if sig.signer_id else ""
-            raise Refusal("UNKNOWN_ISSUER", f"key {sig.key_id}{who} is not in this node's trust list")
+            raise Refusal(
+                "UNKNOWN_ISSUER", f"key {sig.key_id}{who} is not in this node's trust list"
+            )
         if sig.signer_id and sig.signer_id != issuer.id:
-            raise Refusal("UNKNOWN_ISSUER", f"key {sig.key_id} belongs to {issuer.id}, "
-                          f"not to {sig.signer_id}")
+            raise Refusal(
+                "UNKNOWN_ISSUER", f"key {sig.key_id} belongs to {issuer.id}, not to {sig.signer_id}"
+            )
         signers.append(issuer)
     return signers
 
@@ -173,19 +178,32 @@ def _check_validity(spec, policy: Policy, now: dt.datetime) -> None:
     if now > expires + skew:
         raise Refusal("EXPIRED", f"the task expired at {expires.isoformat()}")
     if issued > now + skew:
-        raise Refusal("NOT_YET_VALID", f"the task is valid from {issued.isoformat()}; "
-                      "check the issuer's clock")
+        raise Refusal(
+            "NOT_YET_VALID",
+            f"the task is valid from {issued.isoformat()}; check the issuer's clock",
+        )
     if expires - issued > dt.timedelta(hours=policy.max_lifetime_hours):
-        raise Refusal("NOT_ALLOWED", f"a validity window of {expires - issued} exceeds this "
-                      f"node's limit of {policy.max_lifetime_hours} h (validity.max_lifetime_hours)")
+        raise Refusal(
+            "NOT_ALLOWED",
+            f"a validity window of {expires - issued} exceeds this "
+            f"node's limit of {policy.max_lifetime_hours} h (validity.max_lifetime_hours)",
+        )
 
 
 def _check_target(spec, node: NodeIdentity) -> None:
     if spec.federation != node.federation:
-        raise Refusal("NOT_A_TARGET", f"the task is for federation {spec.federation!r}, "
-                      f"this node belongs to {node.federation!r}")
-    if not is_target(spec.targets, node_id=node.node_id, level=node.level, region=node.region,
-                     datasets=node.datasets):
+        raise Refusal(
+            "NOT_A_TARGET",
+            f"the task is for federation {spec.federation!r}, "
+            f"this node belongs to {node.federation!r}",
+        )
+    if not is_target(
+        spec.targets,
+        node_id=node.node_id,
+        level=node.level,
+        region=node.region,
+        datasets=node.datasets,
+    ):
         raise Refusal("NOT_A_TARGET", f"the task's targets do not include {node.node_id}")
 
 
@@ -195,19 +213,31 @@ def _check_analysis(spec, library, policy: Policy, level: str):
     try:
         model = library.get(spec.analysis_id)
     except AnalysisError as exc:
-        raise Refusal("UNKNOWN_ANALYSIS", f"{spec.analysis_id} is not in this node's library") from exc
+        raise Refusal(
+            "UNKNOWN_ANALYSIS", f"{spec.analysis_id} is not in this node's library"
+        ) from exc
     if model.version != spec.analysis_version:
-        raise Refusal("UNKNOWN_ANALYSIS", f"this node has {spec.analysis_id} version "
-                      f"{model.version}, not {spec.analysis_version}")
+        raise Refusal(
+            "UNKNOWN_ANALYSIS",
+            f"this node has {spec.analysis_id} version "
+            f"{model.version}, not {spec.analysis_version}",
+        )
     if model.digest != spec.analysis_digest:
-        raise Refusal("DIGEST_MISMATCH", f"{spec.analysis_id}@{model.version} here has digest "
-                      f"{model.digest[:16]}…, the task names {spec.analysis_digest[:16]}…")
+        raise Refusal(
+            "DIGEST_MISMATCH",
+            f"{spec.analysis_id}@{model.version} here has digest "
+            f"{model.digest[:16]}…, the task names {spec.analysis_digest[:16]}…",
+        )
     if model.output.kind != spec.output_kind:
-        raise Refusal("DIGEST_MISMATCH", f"{spec.analysis_id} returns {model.output.kind}, "
-                      f"the task says {spec.output_kind}")
+        raise Refusal(
+            "DIGEST_MISMATCH",
+            f"{spec.analysis_id} returns {model.output.kind}, the task says {spec.output_kind}",
+        )
     if not policy.allows(spec.analysis_id):
-        raise Refusal("NOT_ALLOWED", f"{spec.analysis_id} is not allowed by this node's policy "
-                      "([analyses] allow/deny)")
+        raise Refusal(
+            "NOT_ALLOWED",
+            f"{spec.analysis_id} is not allowed by this node's policy ([analyses] allow/deny)",
+        )
     if level not in model.sql:
         raise Refusal("NOT_ALLOWED", f"{spec.analysis_id} has no step for {level} nodes")
     return model
