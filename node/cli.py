@@ -167,6 +167,10 @@ def policy_show(home: str, as_json: bool) -> None:
         click.echo(json.dumps(settings, ensure_ascii=False, indent=2))
         return
     for key, value in settings.items():
+        if isinstance(value, dict):
+            value = "; ".join(f"{kind}: {' + '.join(roles)}" for kind, roles in value.items())
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(value) or "-"
         click.echo(f"{key:20} {value}")
 
 

@@ -158,3 +158,24 @@ def test_every_step_is_in_the_node_audit_log(fed):
     mine = [e["event"] for e in events if e.get("task_id") == task.spec.task_id]
     assert mine == ["task.received", "task.accepted", "task.executed", "task.released"]
     fedaudit("node", "log", "verify", "--home", fed.home("gd"))
+
+
+def test_health_service_answers_serving(fed):
+    from certs import channel_credentials
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    channel = grpc.secure_channel(fed.address, channel_credentials(load_kit(fed.kit("gd"))))
+    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    channel.close()
+
+
+def test_an_office_cannot_read_results_not_shared_with_it(fed):
+    task = signed_task(fed, targets=("gd",))
+    with fed.client() as client:
+        client.submit(task)
+    fed.wait_final(task.spec.task_id)
+    with PeopleClient(load_kit(fed.kit("office-south")), fed.address) as office:
+        with pytest.raises(CoordinatorError) as caught:
+            office.fetch_result(task.spec.task_id)
+    assert caught.value.code == "FORBIDDEN"
