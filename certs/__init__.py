@@ -3,7 +3,7 @@
 from certs.ca import ROLES, fingerprint, load_certificate, peer_identity
 from certs.errors import BadSignature, CertsError, RosterError, SpecError, UnwrapError
 from certs.hpke import WrappedKey, unwrap_key, wrap_key
-from certs.kit import Kit, load_kit
+from certs.kit import Kit, install_kit, load_kit
 from certs.provision import IssueResult, ProvisionResult, issue_party, provision
 from certs.roster import Party, Roster, load_roster, sign_roster
 from certs.signing import (
@@ -37,6 +37,7 @@ __all__ = [
     "issue_party",
     "key_id",
     "load_certificate",
+    "install_kit",
     "load_kit",
     "load_private_key",
     "load_public_key",

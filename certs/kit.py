@@ -23,7 +23,7 @@ from certs.roster import Roster, load_roster
 from certs.signing import load_private_key
 from certs.spec import LEVELS
 
-__all__ = ["KIT_FILE", "Kit", "load_kit", "role_files"]
+__all__ = ["KIT_FILE", "Kit", "install_kit", "load_kit", "role_files"]
 
 KIT_FILE = "kit.toml"
 _HOW = "kits are written by `fedaudit certs provision`"
@@ -179,3 +179,23 @@ def _admin_key(data: dict, where: str) -> bytes:
         raise CertsError(f"{where}: admin_public_key must be the base64 of the 32-byte roster "
                          "signer key; ask the federation admin for a fresh copy of the kit")
     return raw
+
+
+def install_kit(kit_path: str | os.PathLike, dest: str | os.PathLike, role: str) -> Kit:
+    """Copies a kit of the given role to dest (replacing an older copy atomically) and
+    returns it loaded from there. Raises CertsError for a kit of another role or one
+    whose roster does not verify against its pinned signer."""
+    import shutil
+
+    kit = load_kit(kit_path)
+    if kit.role != role:
+        raise CertsError(f"{kit_path} is a {kit.role} kit; a {role} kit is needed here")
+    kit.roster()
+    dest = Path(dest)
+    if dest.resolve() != Path(kit.path).resolve():
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(kit.path, tmp)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp, dest)
+    return load_kit(dest)

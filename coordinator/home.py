@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -67,25 +66,15 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
               listen: str | None = None, force: bool = False) -> CoordinatorHome:
     """Creates a coordinator home from the coordinator's kit. Refuses an existing home
     unless force is set (force keeps the task store and results)."""
-    from certs import load_kit
+    from certs import install_kit
 
-    kit = load_kit(kit_path)
-    if kit.role != "coordinator":
-        raise CoordinatorError(f"{kit_path} is a {kit.role} kit; use the coordinator's kit")
-    kit.roster()  # refuse a kit whose roster does not verify
     home = CoordinatorHome(Path(home_path))
     if home.settings_path.exists() and not force:
         raise CoordinatorError(f"{home_path} is already a coordinator home; add --force to "
                                "rewrite its kit and settings (tasks and results are kept)")
     home.path.mkdir(parents=True, exist_ok=True)
     os.chmod(home.path, 0o700)
-    kit_copy = home.path / "kit"
-    if kit_copy.resolve() != Path(kit_path).resolve():
-        tmp = home.path / ".kit.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(kit_path, tmp)
-        shutil.rmtree(kit_copy, ignore_errors=True)
-        os.replace(tmp, kit_copy)
+    kit = install_kit(kit_path, home.path / "kit", "coordinator")
     home.results_dir.mkdir(exist_ok=True)
     settings = (
         "# fedaudit coordinator home\n"

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -78,12 +77,11 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
     """Creates a node home from a node kit, with the default policy and a trust list
     of the roster's issuers. Raises NodeError (or a certs error) on a bad kit, and
     refuses an existing home unless force is set (force keeps data and audit log)."""
-    from certs import load_kit
+    from certs import install_kit, load_kit
 
-    kit = load_kit(kit_path)
-    if kit.role != "node":
-        raise NodeError(f"{kit_path} is a {kit.role} kit; `node init` needs a node kit")
-    roster = kit.roster()
+    if load_kit(kit_path).role != "node":
+        raise NodeError(f"{kit_path} is a {load_kit(kit_path).role} kit; `node init` needs a "
+                        "node kit")
     home_dir = Path(home_path)
     home = NodeHome(home_dir)
     if home.node_toml.exists() and not force:
@@ -91,13 +89,8 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
                         "kit, policy and trust list (data and audit log are kept)")
     home_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(home_dir, 0o700)
-    kit_copy = home_dir / "kit"
-    if kit_copy.resolve() != Path(kit_path).resolve():
-        tmp = home_dir / ".kit.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(kit_path, tmp)
-        shutil.rmtree(kit_copy, ignore_errors=True)
-        os.replace(tmp, kit_copy)
+    kit = install_kit(kit_path, home_dir / "kit", "node")
+    roster = kit.roster()
     _write(home.policy_path, DEFAULT_POLICY_TOML)
     _write(home.trust_path, render_trust_list(roster.issuers()))
     home.data_dir.mkdir(exist_ok=True)
