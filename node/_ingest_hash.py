@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from node.errors import NodeError
 
-__all__ = ["Background", "FileHash", "content_hash"]
+__all__ = ["Background", "FileHash", "content_hash", "hash_on_cursor"]
 
 #: Snapshot ids are this many hex characters of the SHA-256 (64 bits).
 ID_LENGTH = 16
@@ -50,6 +50,18 @@ def content_hash(con: duckdb.DuckDBPyConnection, table: str, dataset: str,
     for col in columns:
         top.update(col.digest())
     return top.hexdigest()[:ID_LENGTH]
+
+
+def hash_on_cursor(cursor: duckdb.DuckDBPyConnection, table: str, dataset: str,
+                   version: int) -> str:
+    """content_hash on a cursor of its own (a second connection), then closes the cursor.
+
+    Raises duckdb.Error if the table cannot be read.
+    """
+    try:
+        return content_hash(cursor, table, dataset, version)
+    finally:
+        cursor.close()
 
 
 class _ColumnHash:

@@ -10,13 +10,14 @@ from pathlib import Path
 import click
 
 from analyses.datasets import load_standard, standard_names
-from node.catalog import Catalog, SnapshotRecord
+from node.catalog import DERIVED_DATASETS, QUALITY_DATASET, Catalog, SnapshotRecord
 from node.errors import NodeError
 from node.ingest import IngestRejected, IngestReport, ingest_file, validate_file
 
 __all__ = ["DATA_COMMANDS", "datasets_command", "ingest_command", "validate_command"]
 
-_DATASET = click.Choice(sorted(standard_names()))
+# Derived datasets (dataset_quality) are written by the node itself, never ingested.
+_DATASET = click.Choice(sorted(standard_names() - DERIVED_DATASETS))
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _HOME = click.Path(file_okay=False, path_type=Path)
 _ENCODING_HELP = ("Encoding of a CSV file (default: UTF-8, and GBK/GB18030 if the file is "
@@ -102,6 +103,10 @@ def validate_command(dataset: str, file: Path, encoding: str | None, as_json: bo
 def datasets_command(home: Path, as_json: bool) -> None:
     """List the node's current datasets: rows, months covered and missing, lag, ID problems.
 
+    The derived dataset_quality snapshot, which the node rewrites after every ingest for
+    the data-quality model dq.dataset_quality, is named on a line of its own; --json
+    lists ingested datasets only.
+
     Example: fedaudit node datasets --home ./gd-home
     """
     try:
@@ -129,6 +134,10 @@ def datasets_command(home: Path, as_json: bool) -> None:
             shown = ", ".join(m.strftime("%Y-%m") for m in r.missing_months[:12])
             more = " ..." if len(r.missing_months) > 12 else ""
             click.echo(f"{r.dataset}: missing months {shown}{more}")
+    quality = catalog.current(QUALITY_DATASET)
+    if quality is not None:
+        click.echo(f"derived: {QUALITY_DATASET} (quality facts of the datasets above, "
+                   f"rewritten after every ingest), snapshot {quality.snapshot_id}")
 
 
 def _months(r: SnapshotRecord) -> str:

@@ -2,9 +2,9 @@
 
 `validate_file` returns the report and writes nothing. `ingest_file` rejects a file with
 any structural problem (raising IngestRejected, data directory untouched) and otherwise
-writes a new immutable snapshot and makes it current in the catalog (see node.catalog
-for the layout and the crash-safety argument). All checks run as DuckDB SQL over whole
-columns; no Python code runs per row.
+writes a new immutable snapshot and makes it current in the catalog together with fresh
+dataset_quality facts (see node.catalog for the layout and the crash-safety argument).
+All checks run as DuckDB SQL over whole columns; no Python code runs per row.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ import duckdb
 
 from analyses.datasets import DatasetStandard, UnknownDataset, load_standard
 from node import catalog as cat
-from node._ingest_hash import Background, FileHash, content_hash
+from node._ingest_hash import Background, FileHash, hash_on_cursor
 from node._ingest_report import (
     IngestReport,
     Problem,
     build_checks,
     is_trimmed,
     list_problems,
+    snapshot_stats,
 )
 from node.errors import NodeError
 from node.idno import sql_normalise_query, sql_unknown_area
@@ -89,6 +90,9 @@ def ingest_file(data_dir: str | Path, dataset: str, path: str | Path, *,
 
 
 def _resolve(dataset: str, path: str | Path) -> tuple[DatasetStandard, Path]:
+    if dataset in cat.DERIVED_DATASETS:
+        raise NodeError(f"{dataset} is derived by the node from its catalog after every "
+                        f"ingest and cannot be ingested; ingest the data it describes instead")
     try:
         standard = load_standard(dataset)
     except UnknownDataset as exc:
@@ -191,10 +195,10 @@ class _Session:
         folder = data_dir / cat.SNAPSHOTS_DIR / std.name
         folder.mkdir(parents=True, exist_ok=True)
         tmp = cat.temp_path(folder / "ingest.duckdb")
-        stats = self._stats(f"({self._final_query()})")
+        stats = snapshot_stats(self.con, f"({self._final_query()})", std)
         self.say(f"writing the snapshot ({report.rows:,} rows) and hashing its content")
         # The content hash reads `typed` on a second cursor while DuckDB writes the file.
-        self.hasher = Background(_hash_on_cursor, self.con.cursor(),
+        self.hasher = Background(hash_on_cursor, self.con.cursor(),
                                  f"({self._final_query()})", std.name, std.version)
         try:
             self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snap")
@@ -222,10 +226,15 @@ class _Session:
             ingested_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
             period_min=stats["period_min"], period_max=stats["period_max"],
             missing_months=stats["missing"], id_status_counts=report.id_status_counts,
-            unknown_area=report.unknown_area,
+            unknown_area=report.unknown_area, null_counts=stats["null_counts"],
         )
+        # The quality facts are derived from the new catalog and recorded in the same
+        # atomic catalog replacement: both snapshots become current together, or neither.
+        catalog = cat.Catalog.load(data_dir).with_snapshot(record)
+        self.say(f"deriving {cat.QUALITY_DATASET} from the catalog")
+        quality = cat.write_quality_snapshot(catalog)
         self.say(f"recording snapshot {snapshot_id} in the catalog")
-        cat.Catalog.load(data_dir).with_snapshot(record).save()
+        catalog.with_snapshot(quality).save()
         self.say("done")
         return report.ingested(snapshot_id, record.data_as_of)
 
@@ -347,33 +356,6 @@ class _Session:
             f"('valid', 'upgraded') AND {sql_unknown_area(idc)}) FROM {source} "
             f"GROUP BY id_status ORDER BY id_status").fetchall()
         return {s: n for s, n, _ in rows}, sum(u for _, _, u in rows)
-
-    def _stats(self, table: str) -> dict:
-        std = self.standard
-        stats = {"period_min": None, "period_max": None, "missing": (), "data_as_of": None}
-        stats["data_as_of"] = self.con.execute(
-            f"SELECT max(data_as_of) FROM {table}").fetchone()[0]
-        if std.period_column:
-            p = _ident(std.period_column)
-            lo, hi = self.con.execute(f"SELECT min({p}), max({p}) FROM {table}").fetchone()
-            stats["period_min"], stats["period_max"] = lo, hi
-            if lo is not None:
-                missing = self.con.execute(
-                    f"SELECT CAST(m AS DATE) AS m FROM generate_series(?::DATE, ?::DATE, "
-                    f"INTERVAL 1 MONTH) AS g(m) WHERE CAST(m AS DATE) NOT IN "
-                    f"(SELECT DISTINCT {p} FROM {table} WHERE {p} IS NOT NULL) ORDER BY m",
-                    [lo, hi]).fetchall()
-                stats["missing"] = tuple(m for (m,) in missing)
-        return stats
-
-
-def _hash_on_cursor(cursor: duckdb.DuckDBPyConnection, table: str, dataset: str,
-                    version: int) -> str:
-    """content_hash on a cursor of its own (a second connection), then closes the cursor."""
-    try:
-        return content_hash(cursor, table, dataset, version)
-    finally:
-        cursor.close()
 
 
 def _sweep_private_folders() -> None:

@@ -18,7 +18,7 @@ def available_datasets(home: NodeHome) -> list[str]:
     """Datasets with a current snapshot in the node's catalog."""
     from node.catalog import Catalog
 
-    return sorted(Catalog.load(home.data_dir).datasets())
+    return sorted(Catalog.load(home.data_dir).datasets(derived=True))
 
 
 def current_snapshots(home: NodeHome, datasets) -> dict:
