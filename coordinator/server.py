@@ -58,6 +58,7 @@ class CoordinatorServer:
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        self.coordinator.combine_due.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self._combiner.join(timeout=5)
@@ -65,7 +66,10 @@ class CoordinatorServer:
 
     def _combine_loop(self) -> None:
         log = logging.getLogger("fedaudit.coordinator")
-        while not self._stop.wait(COMBINE_INTERVAL_SECONDS):
+        due = self.coordinator.combine_due
+        while not self._stop.is_set():
+            due.wait(COMBINE_INTERVAL_SECONDS)
+            due.clear()
             try:
                 self.coordinator.combine_ready()
             except Exception:

@@ -42,6 +42,8 @@ class Coordinator:
         self.store.disconnect_all()  # streams of a previous run are gone
         self._work = threading.Condition()
         self._connected: set[str] = set()
+        #: Set when a task may be ready to combine before its deadline.
+        self.combine_due = threading.Event()
 
     def close(self) -> None:
         self.store.close()
@@ -269,7 +271,8 @@ class Coordinator:
                 self._store_output(node_id, report, chunks, receipt)
         except StoreError as exc:
             raise CoordinatorError(str(exc), "BAD_REPORT") from exc
-        self._wake()
+        if self.store.task(report.task_id).settled:
+            self.combine_due.set()  # the last node answered: combine now, not at the next tick
 
     def _store_output(self, node_id, report, chunks, receipt) -> None:
         from coordinator.results import write_partial
@@ -315,10 +318,6 @@ class Coordinator:
         party = self.roster.party(node_id)
         if party is None or party.role != "node":
             raise CoordinatorError(f"{node_id} is not a node of this federation", "FORBIDDEN")
-
-    def _wake(self) -> None:
-        with self._work:
-            self._work.notify_all()
 
     def nodes(self):
         return self.store.nodes()

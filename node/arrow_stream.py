@@ -134,77 +134,34 @@ def ipc_chunks(
 def read_ipc(chunks: Iterable[bytes], *, expected_digest: str | None = None) -> pa.Table:
     """Reads the table back from the chunks of one IPC stream, in order.
 
-    With `expected_digest` (e.g. the receipt's output_digest) the SHA-256 of every byte
-    received must match. Raises ArrowStreamError when the bytes are not exactly one Arrow
-    IPC stream (truncated, corrupt, or followed by further bytes) or the digest differs.
+    The chunks are joined once and the table is read from that buffer without another
+    copy. With `expected_digest` (e.g. the receipt's output_digest) the SHA-256 of every
+    byte received must match. Raises ArrowStreamError when the bytes are not exactly one
+    Arrow IPC stream (truncated, corrupt, or followed by further bytes) or the digest
+    differs.
     """
-    source = _ChunkReader(chunks)
+    parts = []
+    for chunk in chunks:
+        if not isinstance(chunk, bytes | bytearray):
+            raise ArrowStreamError(f"a chunk is {type(chunk).__name__}, not bytes")
+        parts.append(chunk)
+    data = b"".join(parts)
+    del parts
+    source = pa.BufferReader(pa.py_buffer(data))
     try:
-        with pa.ipc.open_stream(pa.PythonFile(source, mode="r")) as reader:
+        with pa.ipc.open_stream(source) as reader:
             table = reader.read_all()
-    except ArrowStreamError:
-        raise
     except (pa.ArrowException, OSError) as exc:
         raise ArrowStreamError(f"the result is not a valid Arrow IPC stream: {exc}") from exc
-    if source.drain():
+    if source.tell() != len(data):
         raise ArrowStreamError("the result has bytes after the end of its Arrow IPC stream")
-    if source.tail != _END_OF_STREAM:
+    if not data.endswith(_END_OF_STREAM):
         raise ArrowStreamError("the result stops before the end-of-stream marker of its Arrow "
                                "IPC stream; it was cut on the way")
-    if expected_digest is not None and source.hash.hexdigest() != expected_digest:
+    if expected_digest is not None and hashlib.sha256(data).hexdigest() != expected_digest:
         raise ArrowStreamError("the result's SHA-256 digest does not match the expected one; "
                                "it was changed or cut on the way")
     return table
-
-
-class _ChunkReader:
-    """A readable file object over an iterator of byte chunks, hashing what it hands out."""
-
-    closed = False
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._current = memoryview(b"")
-        self.hash = hashlib.sha256()
-        self.tail = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        out = bytearray()
-        while size < 0 or len(out) < size:
-            if not self._current:
-                try:
-                    chunk = next(self._chunks)
-                except StopIteration:
-                    break
-                self.hash.update(self._check(chunk))
-                self._current = memoryview(chunk)
-                continue
-            take = len(self._current) if size < 0 else min(size - len(out), len(self._current))
-            out += self._current[:take]
-            self._current = self._current[take:]
-        self.tail = (self.tail + bytes(out[-len(_END_OF_STREAM):]))[-len(_END_OF_STREAM):]
-        return bytes(out)
-
-    def drain(self) -> int:
-        """Consumes (and hashes) what is left after the stream's end; returns its length."""
-        left = len(self._current)
-        self._current = memoryview(b"")
-        for chunk in self._chunks:
-            self.hash.update(self._check(chunk))
-            left += len(chunk)
-        return left
-
-    @staticmethod
-    def _check(chunk: object) -> bytes:
-        if not isinstance(chunk, bytes | bytearray):
-            raise ArrowStreamError(f"a chunk is {type(chunk).__name__}, not bytes")
-        return chunk
-
-    def close(self) -> None:
-        pass
 
 
 def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
