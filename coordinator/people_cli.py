@@ -79,7 +79,9 @@ def watch_command(task_id, kit_path, address, as_json) -> None:
 @KIT_OPTION
 @COORDINATOR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def nodes_command(kit_path, address, as_json) -> None:
+@click.option("--policies", is_flag=True,
+              help="Also show each node's effective policy (approvals, limits, disclosure).")
+def nodes_command(kit_path, address, as_json, policies) -> None:
     """List the federation's nodes: connected or not, last seen, their data."""
     from google.protobuf import json_format
 
@@ -96,6 +98,25 @@ def nodes_command(kit_path, address, as_json) -> None:
         datasets = ", ".join(f"{c.dataset} ({c.rows} rows)" for c in n.catalog) or "no data"
         click.echo(f"{n.node_id:14} {n.level:9} {n.region:7} {state:10} "
                    f"last seen {_when(n.last_seen_unix)}  {datasets}")
+        if policies:
+            for line in _policy_lines(n.policy_json):
+                click.echo(f"    {line}")
+
+
+def _policy_lines(policy_json: str) -> list[str]:
+    """The node's effective policy as `section.key = value` lines, nested keys flattened."""
+    if not policy_json:
+        return ["policy: not reported yet"]
+
+    def flatten(prefix: str, value) -> list[str]:
+        if isinstance(value, dict):
+            return [line for key, item in value.items()
+                    for line in flatten(f"{prefix}.{key}" if prefix else key, item)]
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        return [f"{prefix} = {value}"]
+
+    return flatten("", json.loads(policy_json))
 
 
 @click.group("results")

@@ -143,6 +143,9 @@ def test_nodes_lists_connected_nodes_with_their_catalog(fed):
     for node_id, _, _ in NODES:
         assert node_id in out
     assert "benefit_payment" in out and "connected" in out
+    with_policies = fedaudit("nodes", "--policies", "--kit", fed.kit("hq-lead"), "--coordinator",
+                             fed.address).stdout
+    assert "clock_skew_seconds = 120" in with_policies
 
 
 def test_every_step_is_in_the_node_audit_log(fed):
