@@ -10,6 +10,7 @@ import click
 
 from analyses import AnalysisError
 from analyses.cli import analyses as analyses_group
+from analyses.synth.cli import synth as synth_group
 from analyses.task_cli import task as task_group
 from certs import CertsError
 from certs.cli import certs as certs_group
@@ -72,6 +73,7 @@ main.add_command(certs_group)
 main.add_command(node_group)
 main.add_command(task_group)
 main.add_command(analyses_group)
+main.add_command(synth_group)
 main.add_command(coordinator_group)
 main.add_command(results)
 main.add_command(nodes_command)
