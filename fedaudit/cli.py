@@ -17,6 +17,7 @@ from certs.cli import certs as certs_group
 from coordinator import CoordinatorError
 from coordinator.cli import coordinator as coordinator_group
 from coordinator.people_cli import nodes_command, results, submit_command, watch_command
+from fedaudit.demo import demo
 from node import NodeError
 from node.cli import node as node_group
 
@@ -74,6 +75,7 @@ main.add_command(node_group)
 main.add_command(task_group)
 main.add_command(analyses_group)
 main.add_command(synth_group)
+main.add_command(demo)
 main.add_command(coordinator_group)
 main.add_command(results)
 main.add_command(nodes_command)

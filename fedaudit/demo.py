@@ -1,0 +1,205 @@
+"""`fedaudit demo`: the whole rhythm on this machine, in one command.
+
+It generates a synthetic federation, provisions it, ingests every node's data, starts a
+real coordinator and real node processes on loopback (mutual TLS), runs every model of
+the library nationwide as properly signed tasks with live progress, and prints what was
+found. Everything is stopped at the end, also on Ctrl-C, unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from fedaudit.local import LocalFederation
+
+#: Synthetic data runs to this month; "as of" parameters use the end of it.
+DEMO_END = "2025-12"
+DEMO_AS_OF = dt.date(2025, 12, 31)
+
+
+def _say(message: str) -> None:
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def _parameters(model) -> dict | None:
+    """Values for the model's required parameters, or None if the demo has none."""
+    values = {}
+    for parameter in model.parameters:
+        if parameter.required:
+            if parameter.type != "date" or parameter.name != "as_of":
+                return None
+            values[parameter.name] = DEMO_AS_OF
+    return values
+
+
+def _prepare_dir(directory: str | None) -> Path:
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="fedaudit-demo-"))
+    root = Path(directory)
+    if root.exists() and any(root.iterdir()):
+        if not (root / "demo.json").exists():
+            raise click.ClickException(f"{root} is not empty and holds no earlier demo; "
+                                       "name an empty or new folder")
+        shutil.rmtree(root)  # an earlier demo: start afresh
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def run_demo(directory: str | None, provinces: int, seed: int, keep: bool,
+             as_json: bool) -> dict:
+    from analyses import load_library
+    from analyses.synth import generate_federation
+
+    started = time.monotonic()
+    root = _prepare_dir(directory)
+    (root / "demo.json").write_text(json.dumps({"provinces": provinces, "seed": seed}))
+    _say(f"demo folder: {root}")
+    world = generate_federation(root / "world", provinces=provinces, seed=seed, end=DEMO_END,
+                                progress=lambda m: _say(f"synth: {m}"))
+    federation = LocalFederation(root, progress=_say)
+    federation.provision(world.out / "federation.toml")
+    for node_id in federation.node_ids():
+        rows = federation.ingest(node_id, list((world.out / node_id).glob("*.csv")))
+        _say(f"ingested {rows:,} rows at {node_id}")
+    summary: dict = {"folder": str(root), "tasks": []}
+    try:
+        federation.start()
+        for model in load_library().models():
+            params = _parameters(model)
+            if params is None:
+                _say(f"skipping {model.id}: it needs parameters the demo cannot choose")
+                continue
+            summary["tasks"].append(_run_model(federation, model, params))
+        summary["address"] = federation.address
+        summary["seconds"] = round(time.monotonic() - started, 1)
+        if not as_json:
+            _print_findings(summary)
+        if keep:
+            _keep(federation, root, summary)
+    finally:
+        if not keep:
+            federation.stop()
+            _say("stopped the coordinator and every node")
+    return summary
+
+
+def _run_model(federation: LocalFederation, model, params: dict) -> dict:
+    task = federation.signed_task(model, params, purpose=f"demo: {model.title_en}")
+    task_id = task.spec.task_id
+    _say(f"{model.id} {model.title_zh}: task {task_id[:8]} signed and submitted")
+    states: dict[str, str] = {}
+    with federation.client() as client:
+        client.submit(task)
+        for status in client.watch(task_id):
+            for node in status.nodes:
+                if states.get(node.node_id) != node.state:
+                    states[node.node_id] = node.state
+                    detail = node.refusal_code or (f"{node.rows} rows" if node.rows else "")
+                    _say(f"    {node.node_id:11} {node.state} {detail}".rstrip())
+            final = status
+        provenance, table = client.fetch_result(task_id)
+    return {
+        "task_id": task_id, "analysis": model.id, "title_zh": model.title_zh,
+        "title_en": model.title_en, "kind": model.kind, "state": final.state,
+        "nodes": {n.node_id: n.refusal_code or n.state for n in final.nodes},
+        "roles": {c.name: c.role for c in model.output.columns},
+        "rows": table.to_pylist() if table is not None else [],
+        "notes": provenance.get("notes", ""),
+    }
+
+
+def _print_findings(summary: dict) -> None:
+    click.echo("")
+    click.echo("Findings (synthetic data) / 审计发现（模拟数据）")
+    click.echo("=" * 72)
+    for task in summary["tasks"]:
+        answered = sum(1 for state in task["nodes"].values() if state == "done")
+        click.echo(f"\n{task['title_zh']} ({task['title_en']})  [{task['analysis']}]")
+        click.echo(f"  task {task['task_id']}: {task['state']}, {answered} of "
+                   f"{len(task['nodes'])} nodes answered, {len(task['rows'])} result rows")
+        others = {n: s for n, s in task["nodes"].items() if s != "done"}
+        if others:
+            click.echo("  not answered: " + ", ".join(f"{n} ({s})" for n, s in others.items()))
+        for line in _summary_lines(task["rows"], task["roles"]):
+            click.echo(f"  {line}")
+    click.echo(f"\nDone in {summary['seconds']} s. Full results: fedaudit results show TASK_ID "
+               "(with --keep, while the federation runs).")
+
+
+def _summary_lines(rows: list[dict], roles: dict[str, str], limit: int = 8) -> list[str]:
+    """The result grouped by its first dimension: measures added up (rates left out, as
+    they do not add) and the contributor count shown as its largest cell."""
+    if not rows:
+        return ["(no rows)"]
+    first = next((name for name, role in roles.items() if role == "dimension"), None)
+    if first is None:
+        return [f"{len(rows)} rows"]
+    counts = [n for n, r in roles.items() if r == "count"]
+    measures = [n for n, r in roles.items() if r == "measure" and "rate" not in n]
+    groups: dict = {}
+    for row in rows:
+        totals = groups.setdefault(row[first], {**dict.fromkeys(measures, 0),
+                                                **dict.fromkeys(counts, 0)})
+        for name in measures:
+            totals[name] += row[name] or 0
+        for name in counts:
+            totals[name] = max(totals[name], row[name] or 0)
+    header = [f"{n} (largest cell)" for n in counts] + [f"{n} (sum of rows)" for n in measures]
+    lines = [f"by {first}: " + ", ".join(header)]
+    for value, totals in list(groups.items())[:limit]:
+        cells = [f"{totals[n]:>16,}" for n in [*counts, *measures]]
+        lines.append(f"  {value!s:14}" + "".join(cells))
+    if len(groups) > limit:
+        lines.append(f"  … {len(groups) - limit} more")
+    return lines
+
+
+def _keep(federation: LocalFederation, root: Path, summary: dict) -> None:
+    pids = federation.pids()
+    (root / "pids").write_text(" ".join(map(str, pids)) + "\n")
+    kit = federation.kits / "hq-lead"
+    click.echo(f"""
+The federation keeps running (coordinator at {federation.address}). Try:
+
+  export FEDAUDIT_KIT={kit}
+  fedaudit nodes --coordinator {federation.address}
+  fedaudit task new fund.benefit_summary --target level=province --purpose "my audit" \\
+      --kit {kit} --out {root}/my-task.json
+  fedaudit task sign {root}/my-task.json --kit {kit}
+  fedaudit task submit {root}/my-task.json --coordinator {federation.address}
+  fedaudit task watch TASK_ID --coordinator {federation.address}
+  fedaudit results show TASK_ID --coordinator {federation.address}
+
+Node homes are in {root}/homes (e.g. fedaudit node log show --home {root}/homes/gd).
+Stop everything with: kill {' '.join(map(str, pids))}""")
+
+
+@click.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False),
+              help="Where to build the demo federation (default: a new temporary folder).")
+@click.option("--provinces", default=6, show_default=True, type=click.IntRange(1, 31),
+              help="How many provinces (the most populous first).")
+@click.option("--seed", default=1, show_default=True, help="Seed of the synthetic data.")
+@click.option("--keep", is_flag=True, help="Leave the federation running and say how to use it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+def demo(directory, provinces, seed, keep, as_json) -> None:
+    """Run the whole audit rhythm on this machine with synthetic data.
+
+    Builds a federation of provinces and national registries, starts a real coordinator
+    and real node processes over mutual TLS on loopback, runs every library model
+    nationwide as signed tasks, and prints the findings. Progress goes to stderr.
+    """
+    try:
+        summary = run_demo(directory, provinces, seed, keep, as_json)
+    except KeyboardInterrupt:
+        _say("interrupted: everything was stopped")
+        raise SystemExit(130) from None
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, default=str, indent=2))
