@@ -58,7 +58,7 @@ _SCHEMA = (
         task_id           TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
         node_id           TEXT NOT NULL,
         state             TEXT NOT NULL CHECK (state IN
-                          ('pending', 'delivered', 'done', 'refused', 'failed', 'missing')),
+                          ('pending', 'delivered', 'held', 'done', 'refused', 'failed', 'missing')),
         updated_at        INTEGER NOT NULL,
         refusal_code      TEXT,
         message           TEXT,

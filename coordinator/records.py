@@ -3,8 +3,8 @@
 A task is ``running`` until the combine step finishes it as ``complete`` (every target
 answered ``done``), ``partial`` (at least one ``done``, the others refused, failed or
 missing) or ``failed`` (none ``done``, or the combine step itself failed). A delivery is
-``pending`` (not yet sent), ``delivered`` (sent on an open stream, not yet reported), or
-final: ``done``, ``refused``, ``failed`` or ``missing`` (no report before the deadline).
+``pending`` (not yet sent), ``delivered`` (sent on an open stream, not yet reported),
+``held`` (the node's policy holds the output for its operator's manual release), or final: ``done``, ``refused``, ``failed`` or ``missing`` (no report before the deadline).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ __all__ = [
 TASK_STATES = ("running", "complete", "partial", "failed")
 
 #: Every state of one node's delivery of one task, in the order they are reached.
-DELIVERY_STATES = ("pending", "delivered", "done", "refused", "failed", "missing")
+DELIVERY_STATES = ("pending", "delivered", "held", "done", "refused", "failed", "missing")
 
 #: Delivery states that never change again.
 FINAL_DELIVERY_STATES = frozenset({"done", "refused", "failed", "missing"})
 
 #: The states a node can report; ``missing`` is set by the coordinator alone.
-REPORT_STATES = ("done", "refused", "failed")
+REPORT_STATES = ("held", "done", "refused", "failed")
 
 
 @dataclass(frozen=True)

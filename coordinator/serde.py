@@ -9,7 +9,7 @@ from coordinator.errors import CoordinatorError
 from coordinator.service import Report
 from proto import fedaudit_pb2 as pb
 
-_STATUS_NAMES = {pb.DONE: "done", pb.REFUSED: "refused", pb.FAILED: "failed"}
+_STATUS_NAMES = {pb.DONE: "done", pb.REFUSED: "refused", pb.FAILED: "failed", pb.HELD: "held"}
 
 
 def task_status(record) -> pb.TaskStatus:

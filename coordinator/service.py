@@ -251,7 +251,7 @@ class Coordinator:
             raise CoordinatorError(
                 f"{node_id} is not a target of task {report.task_id}", "FORBIDDEN"
             )
-        if delivery.state not in ("pending", "delivered"):
+        if delivery.state not in ("pending", "delivered", "held"):
             if delivery.state == report.status:
                 return  # the same report again (the node resent it): already stored
             raise CoordinatorError(

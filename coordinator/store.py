@@ -137,7 +137,7 @@ class TaskStore(NodeTable):
         with self._read() as db:
             rows = db.execute(
                 "SELECT t.task_id, t.signed_task FROM deliveries d JOIN tasks t USING (task_id) "
-                "WHERE d.node_id = ? AND d.state IN ('pending', 'delivered') "
+                "WHERE d.node_id = ? AND d.state IN ('pending', 'delivered', 'held') "
                 "AND t.state = 'running' ORDER BY t.submitted_at, t.task_id",
                 (node_id,),
             ).fetchall()
@@ -228,7 +228,7 @@ class TaskStore(NodeTable):
             rows = db.execute(
                 "SELECT task_id FROM tasks t WHERE state = 'running' AND (deadline <= ? OR "
                 "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.task_id = t.task_id "
-                "AND d.state IN ('pending', 'delivered'))) ORDER BY submitted_at, task_id",
+                "AND d.state IN ('pending', 'delivered', 'held'))) ORDER BY submitted_at, task_id",
                 (int(now),),
             ).fetchall()
         return [r[0] for r in rows]
@@ -242,7 +242,7 @@ class TaskStore(NodeTable):
             self._task_row(db, task_id)
             rows = db.execute(
                 "UPDATE deliveries SET state = 'missing', updated_at = ? WHERE task_id = ? "
-                "AND state IN ('pending', 'delivered') RETURNING node_id",
+                "AND state IN ('pending', 'delivered', 'held') RETURNING node_id",
                 (now_or_clock(now), task_id),
             ).fetchall()
             if rows:

@@ -36,6 +36,8 @@ class _ReportStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReportSt
     """refusal_code says which rule refused it; no data follows"""
     FAILED: _ReportStatus.ValueType  # 3
     """the task was accepted but could not complete; message says why"""
+    HELD: _ReportStatus.ValueType  # 4
+    """the output waits for the node operator's manual release; no data follows"""
 
 class ReportStatus(_ReportStatus, metaclass=_ReportStatusEnumTypeWrapper): ...
 
@@ -46,6 +48,8 @@ REFUSED: ReportStatus.ValueType  # 2
 """refusal_code says which rule refused it; no data follows"""
 FAILED: ReportStatus.ValueType  # 3
 """the task was accepted but could not complete; message says why"""
+HELD: ReportStatus.ValueType  # 4
+"""the output waits for the node operator's manual release; no data follows"""
 Global___ReportStatus: _TypeAlias = ReportStatus  # noqa: Y015
 
 @_typing.final
@@ -313,7 +317,7 @@ class NodeState(_message.Message):
     UPDATED_UNIX_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     state: _builtins.str
-    """pending | delivered | done | refused | failed | missing"""
+    """pending | delivered | held | done | refused | failed | missing"""
     refusal_code: _builtins.str
     message: _builtins.str
     rows: _builtins.int
