@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from analyses import load_library
-from analyses.tasks import SignedTask, add_signature, draft_task, parse_targets
+from analyses.tasks import (
+    SignedTask,
+    TaskFileError,
+    add_signature,
+    draft_task,
+    load_task,
+    parse_targets,
+    save_task,
+)
 from certs import load_kit
 from node import Refusal
 from node.home import init_home
@@ -48,9 +56,13 @@ def make_task(federation: Path, *, analysis_id="fund.benefit_summary", digest=No
 
 
 def verify(home, task, *, policy=None, now=NOW, consume=False):
+    """Verifies the task as a node reads it: written to a task file and loaded back."""
+    path = home.path / "task.json"
+    save_task(task, path)
     return verify_task(
-        task, node=identity(home), trust=home.trust(), policy=policy or home.policy(),
-        library=load_library(), replay=home.replay_store(), consume=consume, now=now,
+        load_task(path), node=identity(home), trust=home.trust(),
+        policy=policy or home.policy(), library=load_library(), replay=home.replay_store(),
+        consume=consume, now=now,
     )
 
 
@@ -143,6 +155,14 @@ def test_bad_parameters(home, federation):
 def test_every_flipped_byte_is_refused(home, federation):
     task = make_task(federation)
     verify(home, task)
+
+    def refusal_code(home, task):  # in memory: flipped bytes may not even form a file
+        with pytest.raises(Refusal) as caught:
+            verify_task(task, node=identity(home), trust=trust, policy=policy,
+                        library=library, replay=None, now=NOW)
+        return caught.value.code
+
+    trust, policy, library = home.trust(), home.policy(), load_library()
     for i in range(len(task.spec_bytes)):
         flipped = bytearray(task.spec_bytes)
         flipped[i] ^= 0x01
@@ -166,3 +186,24 @@ def test_missing_dataset_when_delivered_for_execution(home, federation):
                     available_datasets=[], consume=True)
     assert caught.value.code == "MISSING_DATASET"
     verify(home, task)  # a refusal consumes nothing: the task id is still free
+
+
+def test_a_flipped_byte_anywhere_in_the_task_file_refuses_it(home, federation, tmp_path):
+    """Every byte of a signed task file, flipped in turn: the file is unreadable or refused."""
+    task = make_task(federation, now=dt.datetime.now(dt.UTC))
+    original = tmp_path / "signed.json"
+    save_task(task, original)
+    data = original.read_bytes()
+    flipped_file = tmp_path / "flipped.json"
+    trust, policy, library = home.trust(), home.policy(), load_library()
+    for i in range(len(data)):
+        flipped = bytearray(data)
+        flipped[i] ^= 0x01
+        flipped_file.write_bytes(bytes(flipped))
+        try:
+            loaded = load_task(flipped_file)
+        except TaskFileError:
+            continue
+        with pytest.raises(Refusal):
+            verify_task(loaded, node=identity(home), trust=trust, policy=policy,
+                        library=library, replay=None)
