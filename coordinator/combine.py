@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -104,6 +104,21 @@ def _partials_view(node_ids: list[str]) -> str:
     return "CREATE TEMP VIEW partials AS " + " UNION ALL ".join(parts)
 
 
+def _with_lower_bounds(combine_sql: str, dimensions: Sequence[str]) -> str:
+    """Wraps the combine SQL so each row says whether some node suppressed its part."""
+    dims = [f'"{d}"' for d in dimensions]
+    on = " AND ".join(f"c.{d} IS NOT DISTINCT FROM m.{d}" for d in dims)
+    return (
+        f"WITH combined AS ({combine_sql}), marks AS (SELECT {', '.join(dims)}, "
+        "count(*) FILTER (WHERE disclosure IS NOT NULL) AS parts FROM partials "
+        f"GROUP BY {', '.join(dims)}) "
+        "SELECT c.*, CAST(coalesce(m.parts, 0) AS INTEGER) AS suppressed_parts, "
+        "coalesce(m.parts, 0) > 0 AS lower_bound "
+        f"FROM combined c LEFT JOIN marks m ON {on} "
+        f"ORDER BY {', '.join('c.' + d for d in dims)}"
+    )
+
+
 def combine(
     combine_sql: str,
     partial_paths: Mapping[str, str | os.PathLike[str]],
@@ -112,6 +127,7 @@ def combine(
     *,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     threads: int | None = None,
+    dimensions: Sequence[str] = (),
 ) -> int:
     """Runs ``combine_sql`` over the partials and writes the result to Parquet; returns rows.
 
@@ -122,6 +138,11 @@ def combine(
     CombineError if there is no partial, a partial is unreadable, the partials' schemas
     differ, the SQL is not one SELECT, a parameter it uses has no value, or DuckDB fails;
     OSError if the result folder cannot be written.
+
+    With ``dimensions`` (an aggregate's dimension columns) and partials that carry the
+    node's ``disclosure`` marker, each result row also gets ``suppressed_parts`` (how many
+    nodes suppressed their part of that cell) and ``lower_bound`` (true when any did: the
+    released sums then miss those parts).
     """
     names = _parameters(combine_sql)
     missing = sorted(names - set(params))
@@ -147,6 +168,10 @@ def combine(
             for index, table in enumerate(tables.values()):
                 con.register(f"partial_{index}", table)
             con.execute(_partials_view(list(tables)))
+            schema = next(iter(tables.values())).schema
+            if dimensions and "disclosure" in schema.names and \
+                    all(d in schema.names for d in dimensions):
+                combine_sql = _with_lower_bounds(combine_sql, dimensions)
             relation = con.sql(combine_sql, params={name: params[name] for name in names})
             reader = relation.to_arrow_reader(_BATCH_ROWS)
             with replace_atomically(out) as temp:

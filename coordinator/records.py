@@ -4,7 +4,8 @@ A task is ``running`` until the combine step finishes it as ``complete`` (every 
 answered ``done``), ``partial`` (at least one ``done``, the others refused, failed or
 missing) or ``failed`` (none ``done``, or the combine step itself failed). A delivery is
 ``pending`` (not yet sent), ``delivered`` (sent on an open stream, not yet reported),
-``held`` (the node's policy holds the output for its operator's manual release), or final: ``done``, ``refused``, ``failed`` or ``missing`` (no report before the deadline).
+``held`` (the node's policy holds the output for its operator's manual release), or
+final: ``done``, ``refused``, ``failed`` or ``missing`` (no report before the deadline).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from node.errors import Refusal
+from node.errors import NodeError, Refusal
 from node.home import NodeHome, init_home
 
 HOME_OPTION = click.option(
@@ -149,6 +149,79 @@ def start_command(home: str, address: str | None) -> None:
     worker.join(timeout=10)
 
 
+@node.command("pending")
+@HOME_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def pending_command(home: str, as_json: bool) -> None:
+    """List outputs held for manual release (policy [release] says "manual")."""
+    from node.runner import Runner
+
+    runner = Runner(NodeHome.open(home))
+    held = [{"task_id": t, "rows": runner.outbox.report(t).get("rows")}
+            for t in runner.outbox.held()]
+    if as_json:
+        click.echo(json.dumps(held))
+    elif not held:
+        click.echo("nothing waits for release")
+    for item in [] if as_json else held:
+        click.echo(f"{item['task_id']}  {item['rows']} rows  (preview, then release or withhold)")
+
+
+@node.command("preview")
+@click.argument("task_id")
+@HOME_OPTION
+@click.option("--limit", default=50, show_default=True, help="Rows to print.")
+def preview_command(task_id: str, home: str, limit: int) -> None:
+    """Show exactly what would leave the node for a held task: every column and row."""
+    from node.arrow_stream import read_ipc
+    from node.runner import Runner
+
+    outbox = Runner(NodeHome.open(home)).outbox
+    if task_id not in outbox.held():
+        raise NodeError(f"task {task_id} has no output waiting for release; "
+                        "see `fedaudit node pending`")
+    table = read_ipc([outbox.output_path(task_id).read_bytes()])
+    receipt = json.loads(outbox.receipt(task_id)[0])
+    click.echo(f"task {task_id}: {table.num_rows} rows would leave; disclosure "
+               f"{json.dumps(receipt.get('disclosure'), ensure_ascii=False)}")
+    click.echo("\t".join(table.column_names))
+    for row in table.to_pylist()[:limit]:
+        click.echo("\t".join("" if v is None else str(v) for v in row.values()))
+    if table.num_rows > limit:
+        click.echo(f"… {table.num_rows - limit} more rows")
+
+
+@node.command("release")
+@click.argument("task_id")
+@HOME_OPTION
+def release_command(task_id: str, home: str) -> None:
+    """Release a held output: the running node sends it to the coordinator."""
+    _decide(home, task_id, release=True, reason="")
+
+
+@node.command("withhold")
+@click.argument("task_id")
+@HOME_OPTION
+@click.option("--reason", required=True, help="Why the output does not leave (HQ sees this).")
+def withhold_command(task_id: str, home: str, reason: str) -> None:
+    """Withhold a held output: HQ sees the task failed at this node, with the reason."""
+    _decide(home, task_id, release=False, reason=reason)
+
+
+def _decide(home: str, task_id: str, *, release: bool, reason: str) -> None:
+    from node.runner import Runner
+
+    runner = Runner(NodeHome.open(home))
+    event = "output.released" if release else "output.withheld"
+    if task_id not in runner.outbox.held():
+        raise NodeError(f"task {task_id} has no output waiting for release; "
+                        "see `fedaudit node pending`")
+    runner.audit.append(event, task_id=task_id, reason=reason or None)
+    runner.outbox.decide(task_id, release, reason)
+    verb = "released" if release else "withheld"
+    click.echo(f"{verb} task {task_id}; the running node sends the decision to the coordinator")
+
+
 @node.group("policy")
 def policy_group() -> None:
     """Read the node's policy."""
@@ -162,16 +235,21 @@ def policy_show(home: str, as_json: bool) -> None:
     from dataclasses import asdict
 
     policy = NodeHome.open(home).policy()
-    settings = asdict(policy)
+    settings = {k: v for k, v in asdict(policy).items() if k != "disclosure"}
+    settings.update(policy.disclosure.settings())
     if as_json:
         click.echo(json.dumps(settings, ensure_ascii=False, indent=2))
         return
     for key, value in settings.items():
+        if key in ("disclosure", "release"):
+            for name, item in value.items():
+                click.echo(f"{key + '.' + name:28} {item}")
+            continue
         if isinstance(value, dict):
             value = "; ".join(f"{kind}: {' + '.join(roles)}" for kind, roles in value.items())
         elif isinstance(value, (list, tuple)):
             value = ", ".join(value) or "-"
-        click.echo(f"{key:20} {value}")
+        click.echo(f"{key:28} {value}")
 
 
 def _add_subcommands() -> None:

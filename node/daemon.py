@@ -29,6 +29,7 @@ log = logging.getLogger("fedaudit.node")
 CHUNK_BYTES = 4 * 1024 * 1024 - 64 * 1024  # under 4 MiB with the message framing
 SOFTWARE_VERSION = "0.1.0"
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
+DECISION_POLL_SECONDS = 1.0
 
 
 class NodeDaemon:
@@ -60,8 +61,14 @@ class NodeDaemon:
                 log.info("connected", extra={"coordinator": self.address})
                 delay = BACKOFF_START
                 self._call = stub.Subscribe(pb.SubscribeRequest(node_id=self.kit.party_id))
-                for delivery in self._call:
-                    self.handle(stub, delivery.task)
+                connected = threading.Event()
+                threading.Thread(target=self._send_decisions, args=(stub, connected),
+                                 name="decisions", daemon=True).start()
+                try:
+                    for delivery in self._call:
+                        self.handle(stub, delivery.task)
+                finally:
+                    connected.set()
             except grpc.RpcError as exc:
                 if self._stop.is_set():
                     break
@@ -132,6 +139,17 @@ class NodeDaemon:
                     return
         self._send_stored(stub, task_id)
 
+    def _send_decisions(self, stub, disconnected: threading.Event) -> None:
+        """Sends outputs the operator released (or withheld) while connected."""
+        while not disconnected.wait(DECISION_POLL_SECONDS):
+            for task_id in self.outbox.decided_unsent():
+                try:
+                    self._send_stored(stub, task_id)
+                except grpc.RpcError as exc:
+                    log.warning("could not send a decision", extra={"task_id": task_id,
+                                                                    "code": exc.code().name})
+                    return
+
     def _send_refusal(self, stub, task_id: str, refusal: Refusal) -> None:
         """Refusals are not stored: a refused task consumed nothing and may come again."""
         self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.REFUSED,
@@ -140,6 +158,12 @@ class NodeDaemon:
     def _send_stored(self, stub, task_id: str) -> None:
         """Sends the stored report (and output); marks it acknowledged once stored."""
         report = self.outbox.report(task_id)
+        if report["status"] == "held":
+            # Not acknowledged: the operator's decision is sent when it is made.
+            self._send(stub, pb.ReportHeader(
+                task_id=task_id, status=pb.HELD,
+                message="held at the node for its operator's manual release"))
+            return
         if report["status"] == "failed":
             self._send(stub, pb.ReportHeader(task_id=task_id, status=pb.FAILED,
                                              message=report["message"]))

@@ -4,6 +4,8 @@
     HOME/outbox/<task_id>/output.arrows  the released output, one Arrow IPC stream (done)
     HOME/outbox/<task_id>/receipt.json   the node's signed receipt over it (done)
     HOME/outbox/<task_id>/acknowledged   present once the coordinator stored the report
+    HOME/outbox/<task_id>/decided        present once the operator released or withheld a
+                                         held output (the daemon then sends the decision)
 
 A report is written completely (in a temporary folder, then renamed) before it is sent,
 so a crash never leaves half an output that could be mistaken for a whole one.
@@ -20,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 REPORT, OUTPUT, RECEIPT = "report.json", "output.arrows", "receipt.json"
-ACKNOWLEDGED = "acknowledged"
+ACKNOWLEDGED, DECIDED = "acknowledged", "decided"
 BUNDLE_FORMAT = "fedaudit-result-bundle/v1"
 
 
@@ -52,8 +54,11 @@ class Outbox:
         (self.entry(task_id) / ACKNOWLEDGED).touch()
 
     def write_done(self, task_id: str, table, *, node_id: str, snapshots: dict,
-                   disclosure: dict, signing_key) -> str:
-        """Writes output, receipt and report atomically; returns the output digest."""
+                   disclosure: dict, signing_key, held: bool = False) -> str:
+        """Writes output, receipt and report atomically; returns the output digest.
+
+        With held=True the report says `held`: the output waits for the operator's
+        release (`fedaudit node release`) before anything is sent."""
         from node.arrow_stream import ipc_chunks
         from node.receipt import make_receipt
 
@@ -76,17 +81,47 @@ class Outbox:
         )
         (tmp / RECEIPT).write_text(json.dumps({"body": body.decode(),
                                                "signature": signature.hex()}))
-        (tmp / REPORT).write_text(json.dumps({"status": "done", "rows": table.num_rows}))
+        status = "held" if held else "done"
+        (tmp / REPORT).write_text(json.dumps({"status": status, "rows": table.num_rows}))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         return digest.hexdigest()
 
     def write_failed(self, task_id: str, message: str) -> None:
+        self._write_report(task_id, {"status": "failed", "message": message})
+
+    def _write_report(self, task_id: str, report: dict) -> None:
         final = self.entry(task_id)
         final.mkdir(parents=True, exist_ok=True)
         tmp = final / f".{REPORT}.tmp"
-        tmp.write_text(json.dumps({"status": "failed", "message": message}))
+        tmp.write_text(json.dumps(report))
         os.replace(tmp, final / REPORT)
+
+    def held(self) -> list[str]:
+        """Task ids whose output waits for the operator's decision."""
+        return sorted(p.name for p in self.path.iterdir()
+                      if (p / REPORT).exists() and self.report(p.name)["status"] == "held")
+
+    def decide(self, task_id: str, release: bool, reason: str = "") -> dict:
+        """Releases a held output, or withholds it with a reason. Raises ValueError if the
+        task has no held output."""
+        if not self.has_report(task_id) or self.report(task_id)["status"] != "held":
+            raise ValueError(f"task {task_id} has no output waiting for release; "
+                             "see `fedaudit node pending`")
+        report = self.report(task_id)
+        if release:
+            report["status"] = "done"
+        else:
+            report = {"status": "failed",
+                      "message": f"withheld by the node's operator: {reason}"}
+        self._write_report(task_id, report)
+        (self.entry(task_id) / DECIDED).touch()
+        return report
+
+    def decided_unsent(self) -> list[str]:
+        """Task ids released or withheld by the operator and not yet acknowledged."""
+        return sorted(p.name for p in self.path.iterdir()
+                      if (p / DECIDED).exists() and not (p / ACKNOWLEDGED).exists())
 
     def write_bundle(self, task_id: str, task_json: str, node_id: str, out: Path) -> None:
         """Packs a done task into one file to carry to HQ (an air-gapped node's result)."""

@@ -129,26 +129,35 @@ class Runner:
         return accepted
 
     def execute(self, accepted: Accepted) -> None:
-        """Runs an accepted task into the outbox: its output and receipt, or a failure."""
+        """Runs an accepted task into the outbox: the model, then the disclosure engine,
+        then the output and its receipt (held for the operator when the policy says
+        release is manual), or a failure."""
+        from node.disclosure import apply_disclosure
         from node.executor import execute
 
         task_id = accepted.spec.task_id
+        rules = self.policy.disclosure
         try:
             needed = accepted.model.datasets.get(self.kit.level, ())
             snapshots = current_snapshots(self.home, needed)
             table = execute(accepted.model, self.kit.level, accepted.parameters,
                             {name: path for name, (_, path) in snapshots.items()}, self.policy)
+            disclosed = apply_disclosure(accepted.model, table, rules)
         except NodeError as exc:
             # Only the public sentence goes to HQ: a database message can quote data.
             self.fail(task_id, getattr(exc, "public", None) or str(exc),
                       detail=getattr(exc, "detail", None) or str(exc))
             return
+        held = rules.release_mode(accepted.model.kind) == "manual"
+        self.audit.append("task.disclosure", task_id=task_id,
+                          summary=disclosed.summary, held=held)
         digest = self.outbox.write_done(
-            task_id, table, node_id=self.kit.party_id,
+            task_id, disclosed.table, node_id=self.kit.party_id,
             snapshots={name: snap_id for name, (snap_id, _) in snapshots.items()},
-            disclosure={"engine": "declared-columns-only"}, signing_key=self.kit.signing_key(),
+            disclosure={**rules.settings(), "summary": disclosed.public_summary},
+            signing_key=self.kit.signing_key(), held=held,
         )
-        self.audit.append("task.executed", task_id=task_id, rows=table.num_rows,
+        self.audit.append("task.executed", task_id=task_id, rows=disclosed.table.num_rows,
                           output_digest=digest)
 
     def fail(self, task_id: str, public: str, detail: str | None = None) -> None:
