@@ -29,10 +29,65 @@ __all__ = [
 ]
 
 #: The layout of ``coordinator.db``; bump it and add a migration when the schema changes.
-SCHEMA_VERSION = 1
+#: Version 2 added the sharing tables (result_meta, grants, share_requests).
+SCHEMA_VERSION = 2
 
-#: The whole schema, created in one transaction when the file is new.
-_SCHEMA = (
+#: Results as owned objects: their classification, the grants made on them, and the
+#: offices' requests to re-share them. Each stores the signed document as received.
+_SHARING_SCHEMA = (
+    """CREATE TABLE result_meta (
+        task_id        TEXT PRIMARY KEY REFERENCES tasks (task_id) ON DELETE CASCADE,
+        classification TEXT NOT NULL
+                       CHECK (classification IN ('internal', 'restricted', 'confidential')),
+        document       TEXT NOT NULL,
+        set_by         TEXT NOT NULL,
+        set_at         INTEGER NOT NULL
+    ) STRICT""",
+    """CREATE TABLE grants (
+        grant_id      TEXT PRIMARY KEY,
+        task_id       TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
+        office_id     TEXT NOT NULL,
+        purpose       TEXT NOT NULL,
+        parts         TEXT NOT NULL CHECK (parts IN ('aggregate', 'flags', 'all')),
+        regions       TEXT NOT NULL,
+        not_before    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        issued_by     TEXT NOT NULL,
+        signers       TEXT NOT NULL,
+        document      TEXT NOT NULL,
+        request_id    TEXT,
+        created_at    INTEGER NOT NULL,
+        revoked_at    INTEGER,
+        revoked_by    TEXT,
+        revoke_reason TEXT
+    ) STRICT""",
+    """CREATE INDEX grants_by_task ON grants (task_id, office_id)""",
+    """CREATE INDEX grants_by_office ON grants (office_id)""",
+    """CREATE TABLE share_requests (
+        request_id       TEXT PRIMARY KEY,
+        task_id          TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
+        requested_by     TEXT NOT NULL,
+        for_office       TEXT NOT NULL,
+        purpose          TEXT NOT NULL,
+        parts            TEXT NOT NULL CHECK (parts IN ('aggregate', 'flags', 'all')),
+        regions          TEXT NOT NULL,
+        duration_seconds INTEGER NOT NULL,
+        note             TEXT NOT NULL DEFAULT '',
+        state            TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined')),
+        created_at       INTEGER NOT NULL,
+        decided_by       TEXT,
+        decided_at       INTEGER,
+        reason           TEXT,
+        grant_id         TEXT
+    ) STRICT""",
+    """CREATE INDEX share_requests_by_task ON share_requests (task_id, state)""",
+)
+
+#: Statements that bring a store of the key's version to the next version.
+_MIGRATIONS = {1: _SHARING_SCHEMA}
+
+#: The tables of schema version 1.
+_TASK_SCHEMA = (
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT""",
     """CREATE TABLE tasks (
         task_id          TEXT PRIMARY KEY,
@@ -82,6 +137,9 @@ _SCHEMA = (
         hello_at         INTEGER NOT NULL
     ) STRICT""",
 )
+
+#: The whole schema, created in one transaction when the file is new.
+_SCHEMA = _TASK_SCHEMA + _SHARING_SCHEMA
 
 #: How long (seconds) a call waits for another process holding the write lock (a CLI
 #: command reading the store while the coordinator runs, say).
@@ -163,7 +221,13 @@ class Database:
             if row is None:
                 raise StoreError(f"{self.path} is an SQLite file but not a coordinator task "
                                  "store; move it away or point the coordinator at another home")
-            if row[0] != SCHEMA_VERSION:
+            version = row[0]
+            while version in _MIGRATIONS and version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version]:
+                    db.execute(statement)
+                version += 1
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+            if version != SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema version {row[0]}, this coordinator "
                                  f"reads version {SCHEMA_VERSION}; run the coordinator version "
                                  "that wrote it, or upgrade this one")

@@ -75,6 +75,37 @@ class PeopleClient:
 
         return self._call(self.stub.ImportResult, messages())
 
+    # -- sharing (issue 9) ----------------------------------------------------------------
+
+    def classify(self, document_json: bytes) -> pb.ResultInfo:
+        """Sends a classification file signed by the result's owner."""
+        return self._call(self.stub.ClassifyResult, pb.SignedDocument(json=document_json))
+
+    def share(self, document_json: bytes) -> pb.GrantInfo:
+        """Sends a grant file signed by the result's owner (and an approver if needed)."""
+        return self._call(self.stub.Share, pb.SignedDocument(json=document_json))
+
+    def revoke(self, grant_id: str, reason: str = "") -> pb.GrantInfo:
+        return self._call(self.stub.RevokeGrant, pb.GrantRef(grant_id=grant_id, reason=reason))
+
+    def grants(self, task_id: str) -> list[pb.GrantInfo]:
+        return list(self._call(self.stub.ListGrants, pb.TaskRef(task_id=task_id)).grants)
+
+    def results(self) -> list[pb.ResultInfo]:
+        return list(self._call(self.stub.ListResults, pb.ListResultsRequest()).results)
+
+    def request_share(self, **draft) -> pb.ShareRequestInfo:
+        """Asks the owner to share a result with another office (fields of ShareRequestDraft)."""
+        return self._call(self.stub.RequestShare, pb.ShareRequestDraft(**draft))
+
+    def share_requests(self, task_id: str = "") -> list[pb.ShareRequestInfo]:
+        return list(self._call(self.stub.ListShareRequests, pb.TaskRef(task_id=task_id)).requests)
+
+    def decide(self, request_id: str, approve: bool, grant_json: bytes = b"",
+               reason: str = "") -> pb.ShareRequestInfo:
+        return self._call(self.stub.DecideShareRequest, pb.ShareDecision(
+            request_id=request_id, approve=approve, grant_json=grant_json, reason=reason))
+
     def _call(self, method, request):
         try:
             return method(request, timeout=self.timeout)

@@ -13,7 +13,8 @@ from coordinator.client import PeopleClient
 KIT_OPTION = click.option(
     "--kit", "kit_path", envvar="FEDAUDIT_KIT", required=True,
     type=click.Path(exists=True, file_okay=False),
-    help="Your issuer kit (or set FEDAUDIT_KIT).",
+    help="Your issuer kit, or an office kit to read what is shared with it "
+         "(or set FEDAUDIT_KIT).",
 )
 COORDINATOR_OPTION = click.option(
     "--coordinator", "address", default=None,
@@ -37,7 +38,10 @@ def _when(unix: int) -> str:
 @click.argument("task_file", type=click.Path(exists=True, dir_okay=False))
 @KIT_OPTION
 @COORDINATOR_OPTION
-def submit_command(task_file, kit_path, address) -> None:
+@click.option("--classification", type=click.Choice(["internal", "restricted", "confidential"]),
+              default=None, help="Classify the result at once (signed with your kit; "
+                                 "default internal; change it with `results classify`).")
+def submit_command(task_file, kit_path, address, classification) -> None:
     """Submit a signed task to the coordinator, which delivers it to every target."""
     from analyses.tasks import load_task
 
@@ -45,6 +49,10 @@ def submit_command(task_file, kit_path, address) -> None:
         status = client.submit(load_task(task_file))
     nodes = ", ".join(n.node_id for n in status.nodes)
     click.echo(f"submitted task {status.task_id} ({status.analysis}) to {nodes}")
+    if classification:
+        from coordinator.sharing_cli import classify
+
+        classify(status.task_id, classification, kit_path, address)
     click.echo(f"follow it with: fedaudit task watch {status.task_id}")
 
 
@@ -121,7 +129,7 @@ def _policy_lines(policy_json: str) -> list[str]:
 
 @click.group("results")
 def results() -> None:
-    """Read and export combined results, with their provenance."""
+    """Read, export and share combined results, with their provenance."""
 
 
 def _fetch(kit_path, address, task_id):
@@ -183,6 +191,11 @@ def show_command(task_id, kit_path, address, as_json, limit) -> None:
         click.echo(f"    {node['node_id']:14} {node['state']:9} {extra}")
     if provenance.get("notes"):
         click.echo(f"note: {provenance['notes']}")
+    if provenance.get("shared"):  # an office's view: what its grants let it see
+        shared = provenance["shared"]
+        click.echo(f"shared by {shared['owner']} under grant {', '.join(shared['grants'])}: "
+                   f"{', '.join(shared['parts'])}, regions {', '.join(shared['regions']) or 'all'}"
+                   f", until {shared['expires_at']}")
     if table is None:
         return
     names = table.column_names

@@ -4,6 +4,7 @@ combine results. The gRPC servicers only translate to and from these calls."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -47,6 +48,14 @@ class Coordinator:
 
     def close(self) -> None:
         self.store.close()
+
+    @functools.cached_property
+    def sharing(self):
+        """Results as owned objects: classification, grants, re-share requests, and every
+        read of a result checked against them and logged (coordinator.sharing_service)."""
+        from coordinator.sharing_service import Sharing
+
+        return Sharing(self)
 
     # -- people ------------------------------------------------------------------------
 
@@ -352,7 +361,9 @@ class Coordinator:
         rows = None
         if done:
             params = model.bind_parameters(decode_parameters(spec))
-            rows = combine(model.sql["combine"], done, out, params)
+            dimensions = [c.name for c in model.output.columns if c.role == "dimension"]
+            rows = combine(model.sql["combine"], done, out, params,
+                           dimensions=dimensions if model.kind == "aggregate" else ())
         state = (
             "complete" if len(done) == len(record.deliveries) else "partial" if done else "failed"
         )

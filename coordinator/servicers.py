@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from coordinator import serde
+from coordinator._sharing_serde import grant_info, request_info, result_info
 from coordinator.auth import allowed
 from coordinator.errors import CoordinatorError
-from coordinator.service import Coordinator, result_stream
+from coordinator.service import Coordinator
 from proto import fedaudit_pb2 as pb
 from proto import fedaudit_pb2_grpc as rpc
 
@@ -87,9 +88,9 @@ class PeopleServicer(rpc.PeopleServiceServicer):
         return pb.NodeList(nodes=[serde.node_info(r, roster.party(r.node_id))
                                   for r in self.coordinator.nodes()])
 
-    @allowed("issuer")  # offices read only what is shared with them: not yet possible
+    @allowed("issuer", "office")  # an office reads only what its grants allow
     def FetchResult(self, request, context, party_id):
-        provenance, chunks = result_stream(self.coordinator, request.task_id)
+        provenance, chunks = self.coordinator.sharing.read(party_id, request.task_id)
         yield pb.ResultChunk(provenance_json=provenance)
         for chunk in chunks:
             yield pb.ResultChunk(arrow_chunk=chunk)
@@ -103,3 +104,45 @@ class PeopleServicer(rpc.PeopleServiceServicer):
         chunks = (message.arrow_chunk for message in requests)
         record = self.coordinator.import_bundle(first.provenance_json, chunks, party_id)
         return serde.task_status(record)
+
+    # -- sharing (coordinator.sharing_service; messages in coordinator._sharing_serde) ---
+
+    @allowed("issuer")
+    def ClassifyResult(self, request, context, party_id):
+        return result_info(self.coordinator.sharing.classify(party_id, request.json))
+
+    @allowed("issuer")
+    def Share(self, request, context, party_id):
+        return grant_info(self.coordinator.sharing.share(party_id, request.json))
+
+    @allowed("issuer")
+    def RevokeGrant(self, request, context, party_id):
+        return grant_info(self.coordinator.sharing.revoke(party_id, request.grant_id,
+                                                          request.reason))
+
+    @allowed("issuer", "office")
+    def ListGrants(self, request, context, party_id):
+        grants = self.coordinator.sharing.grants(party_id, request.task_id)
+        return pb.GrantList(grants=[grant_info(g) for g in grants])
+
+    @allowed("issuer", "office")
+    def ListResults(self, request, context, party_id):
+        return pb.ResultList(results=[result_info(r)
+                                      for r in self.coordinator.sharing.results(party_id)])
+
+    @allowed("office")
+    def RequestShare(self, request, context, party_id):
+        return request_info(self.coordinator.sharing.request_share(
+            party_id, task_id=request.task_id, for_office=request.for_office,
+            purpose=request.purpose, parts=request.parts, regions=list(request.regions),
+            duration_seconds=request.duration_seconds, note=request.note))
+
+    @allowed("issuer", "office")
+    def ListShareRequests(self, request, context, party_id):
+        requests = self.coordinator.sharing.requests(party_id, request.task_id)
+        return pb.ShareRequestList(requests=[request_info(r) for r in requests])
+
+    @allowed("issuer")
+    def DecideShareRequest(self, request, context, party_id):
+        return request_info(self.coordinator.sharing.decide(
+            party_id, request.request_id, request.approve, request.grant_json, request.reason))

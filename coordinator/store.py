@@ -6,7 +6,7 @@ behind a lock; gRPC servicers call the store from a thread pool. Every write als
 store-wide counter and stamps the changed task with it, so ``wait_for_change`` can wake a
 watcher as soon as its task moves. The record types live in ``coordinator.records``, the
 SQLite plumbing and schema in ``coordinator._sqlite``, the node table in
-``coordinator._nodes``.
+``coordinator._nodes``, the sharing tables (grants) in ``coordinator._grants``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from coordinator._grants import GrantTable
 from coordinator._nodes import NodeTable
 from coordinator._sqlite import (
     SCHEMA_VERSION,
@@ -45,8 +46,8 @@ __all__ = [
 ]
 
 
-class TaskStore(NodeTable):
-    """Tasks, deliveries and nodes of one coordinator, in the SQLite file at ``path``.
+class TaskStore(GrantTable, NodeTable):
+    """Tasks, deliveries, nodes and grants of one coordinator, in the SQLite file at ``path``.
 
     Open it with ``TaskStore(path)``; it raises StoreError if the file is not a task store
     or has another schema version. Close it with ``close()`` or a ``with`` block.

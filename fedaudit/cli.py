@@ -17,6 +17,7 @@ from certs.cli import certs as certs_group
 from coordinator import CoordinatorError
 from coordinator.cli import coordinator as coordinator_group
 from coordinator.people_cli import nodes_command, results, submit_command, watch_command
+from coordinator.sharing_cli import SHARING_COMMANDS, access_log
 from fedaudit.demo import demo
 from node import NodeError
 from node.cli import node as node_group
@@ -81,3 +82,6 @@ main.add_command(results)
 main.add_command(nodes_command)
 task_group.add_command(submit_command)
 task_group.add_command(watch_command)
+for command in SHARING_COMMANDS:
+    results.add_command(command)
+coordinator_group.add_command(access_log)

@@ -517,3 +517,383 @@ class ResultChunk(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
 Global___ResultChunk: _TypeAlias = ResultChunk  # noqa: Y015
+
+@_typing.final
+class SignedDocument(_message.Message):
+    """---------------------------------------------------------------- sharing
+
+    A grant or classification file exactly as written by `fedaudit results share` or
+    `classify`: JSON with the signed payload bytes and the issuers' signatures.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JSON_FIELD_NUMBER: _builtins.int
+    json: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["json", b"json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedDocument: _TypeAlias = SignedDocument  # noqa: Y015
+
+@_typing.final
+class GrantRef(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    grant_id: _builtins.str
+    reason: _builtins.str
+    """why it is revoked, for the log"""
+    def __init__(
+        self,
+        *,
+        grant_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grant_id", b"grant_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantRef: _TypeAlias = GrantRef  # noqa: Y015
+
+@_typing.final
+class GrantInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    OFFICE_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    REGIONS_FIELD_NUMBER: _builtins.int
+    NOT_BEFORE_UNIX_FIELD_NUMBER: _builtins.int
+    EXPIRES_UNIX_FIELD_NUMBER: _builtins.int
+    ISSUED_BY_FIELD_NUMBER: _builtins.int
+    SIGNERS_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CREATED_UNIX_FIELD_NUMBER: _builtins.int
+    REVOKED_UNIX_FIELD_NUMBER: _builtins.int
+    REVOKED_BY_FIELD_NUMBER: _builtins.int
+    REVOKE_REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    grant_id: _builtins.str
+    task_id: _builtins.str
+    office_id: _builtins.str
+    purpose: _builtins.str
+    parts: _builtins.str
+    """aggregate | flags | all"""
+    not_before_unix: _builtins.int
+    expires_unix: _builtins.int
+    issued_by: _builtins.str
+    state: _builtins.str
+    """active | scheduled | expired | revoked"""
+    created_unix: _builtins.int
+    revoked_unix: _builtins.int
+    revoked_by: _builtins.str
+    revoke_reason: _builtins.str
+    request_id: _builtins.str
+    @_builtins.property
+    def regions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """region-code prefixes; empty means every region"""
+
+    @_builtins.property
+    def signers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        grant_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        office_id: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        parts: _builtins.str = ...,
+        regions: _abc.Iterable[_builtins.str] | None = ...,
+        not_before_unix: _builtins.int = ...,
+        expires_unix: _builtins.int = ...,
+        issued_by: _builtins.str = ...,
+        signers: _abc.Iterable[_builtins.str] | None = ...,
+        state: _builtins.str = ...,
+        created_unix: _builtins.int = ...,
+        revoked_unix: _builtins.int = ...,
+        revoked_by: _builtins.str = ...,
+        revoke_reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_unix", b"created_unix", "expires_unix", b"expires_unix", "grant_id", b"grant_id", "issued_by", b"issued_by", "not_before_unix", b"not_before_unix", "office_id", b"office_id", "parts", b"parts", "purpose", b"purpose", "regions", b"regions", "request_id", b"request_id", "revoke_reason", b"revoke_reason", "revoked_by", b"revoked_by", "revoked_unix", b"revoked_unix", "signers", b"signers", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantInfo: _TypeAlias = GrantInfo  # noqa: Y015
+
+@_typing.final
+class GrantList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___GrantInfo]: ...
+    def __init__(
+        self,
+        *,
+        grants: _abc.Iterable[Global___GrantInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantList: _TypeAlias = GrantList  # noqa: Y015
+
+@_typing.final
+class ListResultsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListResultsRequest: _TypeAlias = ListResultsRequest  # noqa: Y015
+
+@_typing.final
+class ResultInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    ANALYSIS_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    FINISHED_UNIX_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    analysis: _builtins.str
+    """id@version"""
+    title: _builtins.str
+    kind: _builtins.str
+    """aggregate | tokens | flags"""
+    state: _builtins.str
+    """running | complete | partial | failed"""
+    owner: _builtins.str
+    classification: _builtins.str
+    """internal | restricted | confidential"""
+    purpose: _builtins.str
+    """from the signed task spec"""
+    finished_unix: _builtins.int
+    rows: _builtins.int
+    """the whole result's rows; 0 for offices"""
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___GrantInfo]: ...
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        analysis: _builtins.str = ...,
+        title: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        state: _builtins.str = ...,
+        owner: _builtins.str = ...,
+        classification: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        finished_unix: _builtins.int = ...,
+        rows: _builtins.int = ...,
+        grants: _abc.Iterable[Global___GrantInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "classification", b"classification", "finished_unix", b"finished_unix", "grants", b"grants", "kind", b"kind", "owner", b"owner", "purpose", b"purpose", "rows", b"rows", "state", b"state", "task_id", b"task_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResultInfo: _TypeAlias = ResultInfo  # noqa: Y015
+
+@_typing.final
+class ResultList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResultInfo]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ResultInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResultList: _TypeAlias = ResultList  # noqa: Y015
+
+@_typing.final
+class ShareRequestDraft(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    FOR_OFFICE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    REGIONS_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    for_office: _builtins.str
+    purpose: _builtins.str
+    parts: _builtins.str
+    duration_seconds: _builtins.int
+    note: _builtins.str
+    @_builtins.property
+    def regions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        for_office: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        parts: _builtins.str = ...,
+        regions: _abc.Iterable[_builtins.str] | None = ...,
+        duration_seconds: _builtins.int = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "for_office", b"for_office", "note", b"note", "parts", b"parts", "purpose", b"purpose", "regions", b"regions", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareRequestDraft: _TypeAlias = ShareRequestDraft  # noqa: Y015
+
+@_typing.final
+class ShareRequestInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    FOR_OFFICE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    REGIONS_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CREATED_UNIX_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_UNIX_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    GRANT_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    task_id: _builtins.str
+    requested_by: _builtins.str
+    for_office: _builtins.str
+    purpose: _builtins.str
+    parts: _builtins.str
+    duration_seconds: _builtins.int
+    note: _builtins.str
+    state: _builtins.str
+    """pending | approved | declined"""
+    created_unix: _builtins.int
+    decided_by: _builtins.str
+    decided_unix: _builtins.int
+    reason: _builtins.str
+    grant_id: _builtins.str
+    @_builtins.property
+    def regions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        requested_by: _builtins.str = ...,
+        for_office: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        parts: _builtins.str = ...,
+        regions: _abc.Iterable[_builtins.str] | None = ...,
+        duration_seconds: _builtins.int = ...,
+        note: _builtins.str = ...,
+        state: _builtins.str = ...,
+        created_unix: _builtins.int = ...,
+        decided_by: _builtins.str = ...,
+        decided_unix: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        grant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_unix", b"created_unix", "decided_by", b"decided_by", "decided_unix", b"decided_unix", "duration_seconds", b"duration_seconds", "for_office", b"for_office", "grant_id", b"grant_id", "note", b"note", "parts", b"parts", "purpose", b"purpose", "reason", b"reason", "regions", b"regions", "request_id", b"request_id", "requested_by", b"requested_by", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareRequestInfo: _TypeAlias = ShareRequestInfo  # noqa: Y015
+
+@_typing.final
+class ShareRequestList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShareRequestInfo]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___ShareRequestInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareRequestList: _TypeAlias = ShareRequestList  # noqa: Y015
+
+@_typing.final
+class ShareDecision(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    GRANT_JSON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    approve: _builtins.bool
+    grant_json: _builtins.bytes
+    """approve: the grant file signed by the owner"""
+    reason: _builtins.str
+    """decline: why, shown to the office"""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        approve: _builtins.bool = ...,
+        grant_json: _builtins.bytes = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "grant_json", b"grant_json", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareDecision: _TypeAlias = ShareDecision  # noqa: Y015

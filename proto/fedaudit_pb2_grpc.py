@@ -240,6 +240,46 @@ class PeopleServiceStub:
                 request_serializer=proto_dot_fedaudit__pb2.ResultChunk.SerializeToString,
                 response_deserializer=proto_dot_fedaudit__pb2.TaskStatus.FromString,
                 _registered_method=True)
+        self.ClassifyResult = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/ClassifyResult',
+                request_serializer=proto_dot_fedaudit__pb2.SignedDocument.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ResultInfo.FromString,
+                _registered_method=True)
+        self.Share = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/Share',
+                request_serializer=proto_dot_fedaudit__pb2.SignedDocument.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.GrantInfo.FromString,
+                _registered_method=True)
+        self.RevokeGrant = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/RevokeGrant',
+                request_serializer=proto_dot_fedaudit__pb2.GrantRef.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.GrantInfo.FromString,
+                _registered_method=True)
+        self.ListGrants = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/ListGrants',
+                request_serializer=proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.GrantList.FromString,
+                _registered_method=True)
+        self.ListResults = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/ListResults',
+                request_serializer=proto_dot_fedaudit__pb2.ListResultsRequest.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ResultList.FromString,
+                _registered_method=True)
+        self.RequestShare = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/RequestShare',
+                request_serializer=proto_dot_fedaudit__pb2.ShareRequestDraft.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ShareRequestInfo.FromString,
+                _registered_method=True)
+        self.ListShareRequests = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/ListShareRequests',
+                request_serializer=proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ShareRequestList.FromString,
+                _registered_method=True)
+        self.DecideShareRequest = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/DecideShareRequest',
+                request_serializer=proto_dot_fedaudit__pb2.ShareDecision.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ShareRequestInfo.FromString,
+                _registered_method=True)
 
 
 class PeopleServiceServicer:
@@ -292,6 +332,64 @@ class PeopleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClassifyResult(self, request, context):
+        """Sharing results (issue 9). An office's FetchResult streams only what its grants
+        allow; every read is appended to the coordinator's hash-chained access log.
+        Sets a result's classification: a classification file signed by the owner.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Share(self, request, context):
+        """Stores a grant file signed by the result's owner (and an approver if confidential).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeGrant(self, request, context):
+        """Revokes a grant at once; the owner or an approver may.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGrants(self, request, context):
+        """The grants on one result: all of them for issuers, an office's own for an office.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListResults(self, request, context):
+        """The results the caller may see: every result for issuers, the shared ones for offices.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestShare(self, request, context):
+        """An office holding a grant asks the owner to share the result with another office.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListShareRequests(self, request, context):
+        """Share requests: all for issuers (optionally of one task), an office's own for offices.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideShareRequest(self, request, context):
+        """The owner approves (with a signed grant) or declines a share request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeopleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -329,6 +427,46 @@ def add_PeopleServiceServicer_to_server(servicer, server):
                     servicer.ImportResult,
                     request_deserializer=proto_dot_fedaudit__pb2.ResultChunk.FromString,
                     response_serializer=proto_dot_fedaudit__pb2.TaskStatus.SerializeToString,
+            ),
+            'ClassifyResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyResult,
+                    request_deserializer=proto_dot_fedaudit__pb2.SignedDocument.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ResultInfo.SerializeToString,
+            ),
+            'Share': grpc.unary_unary_rpc_method_handler(
+                    servicer.Share,
+                    request_deserializer=proto_dot_fedaudit__pb2.SignedDocument.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.GrantInfo.SerializeToString,
+            ),
+            'RevokeGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeGrant,
+                    request_deserializer=proto_dot_fedaudit__pb2.GrantRef.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.GrantInfo.SerializeToString,
+            ),
+            'ListGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGrants,
+                    request_deserializer=proto_dot_fedaudit__pb2.TaskRef.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.GrantList.SerializeToString,
+            ),
+            'ListResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResults,
+                    request_deserializer=proto_dot_fedaudit__pb2.ListResultsRequest.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ResultList.SerializeToString,
+            ),
+            'RequestShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestShare,
+                    request_deserializer=proto_dot_fedaudit__pb2.ShareRequestDraft.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ShareRequestInfo.SerializeToString,
+            ),
+            'ListShareRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShareRequests,
+                    request_deserializer=proto_dot_fedaudit__pb2.TaskRef.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ShareRequestList.SerializeToString,
+            ),
+            'DecideShareRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideShareRequest,
+                    request_deserializer=proto_dot_fedaudit__pb2.ShareDecision.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ShareRequestInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -522,6 +660,222 @@ class PeopleService:
             '/fedaudit.v1.PeopleService/ImportResult',
             proto_dot_fedaudit__pb2.ResultChunk.SerializeToString,
             proto_dot_fedaudit__pb2.TaskStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/ClassifyResult',
+            proto_dot_fedaudit__pb2.SignedDocument.SerializeToString,
+            proto_dot_fedaudit__pb2.ResultInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Share(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/Share',
+            proto_dot_fedaudit__pb2.SignedDocument.SerializeToString,
+            proto_dot_fedaudit__pb2.GrantInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/RevokeGrant',
+            proto_dot_fedaudit__pb2.GrantRef.SerializeToString,
+            proto_dot_fedaudit__pb2.GrantInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/ListGrants',
+            proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+            proto_dot_fedaudit__pb2.GrantList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/ListResults',
+            proto_dot_fedaudit__pb2.ListResultsRequest.SerializeToString,
+            proto_dot_fedaudit__pb2.ResultList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/RequestShare',
+            proto_dot_fedaudit__pb2.ShareRequestDraft.SerializeToString,
+            proto_dot_fedaudit__pb2.ShareRequestInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShareRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/ListShareRequests',
+            proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+            proto_dot_fedaudit__pb2.ShareRequestList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideShareRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/DecideShareRequest',
+            proto_dot_fedaudit__pb2.ShareDecision.SerializeToString,
+            proto_dot_fedaudit__pb2.ShareRequestInfo.FromString,
             options,
             channel_credentials,
             insecure,
