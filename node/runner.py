@@ -154,7 +154,7 @@ class Runner:
         digest = self.outbox.write_done(
             task_id, disclosed.table, node_id=self.kit.party_id,
             snapshots={name: snap_id for name, (snap_id, _) in snapshots.items()},
-            disclosure={**rules.settings(), "summary": disclosed.public_summary},
+            disclosure=disclosed.public_summary,  # the rules applied and what they did
             signing_key=self.kit.signing_key(), held=held,
         )
         self.audit.append("task.executed", task_id=task_id, rows=disclosed.table.num_rows,
