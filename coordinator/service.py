@@ -418,18 +418,3 @@ def _parse_signed(data: bytes):
 
 def provenance_json(provenance: dict) -> bytes:
     return json.dumps(provenance, ensure_ascii=False, sort_keys=True).encode()
-
-
-def result_stream(coordinator: Coordinator, task_id: str):
-    """(provenance JSON bytes, Arrow IPC chunks) of a finished task."""
-    from coordinator.results import load_provenance, result_chunks
-
-    record = coordinator.status(task_id)
-    if record.state == "running":
-        raise CoordinatorError(
-            f"task {task_id} is still running: watch it with `fedaudit task watch {task_id}`",
-            "NOT_READY",
-        )
-    provenance = load_provenance(coordinator.home.path, task_id)
-    chunks = result_chunks(record.result_path) if record.result_path else iter(())
-    return provenance_json(provenance), chunks
