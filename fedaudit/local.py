@@ -44,10 +44,14 @@ class LocalProcess:
                                + _tail(self.log_path))
         return json.loads(line)
 
-    def stop(self, timeout: float = 15) -> None:
+    def kill(self) -> None:
+        """Stops the process at once (SIGKILL), as a crash would."""
+        self.stop(sig=signal.SIGKILL)
+
+    def stop(self, timeout: float = 15, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, sig)
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -6,55 +6,30 @@ port 0, with real kits from a real provisioning, and is always stopped at teardo
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from certs import load_kit
 from coordinator.client import PeopleClient
-
-FEDAUDIT = [sys.executable, "-m", "fedaudit"]
+from fedaudit.local import FEDAUDIT, LocalProcess
 
 
 def fedaudit(*args, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     """Runs one `fedaudit` command to completion."""
-    result = subprocess.run([*FEDAUDIT, *map(str, args)], capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [*FEDAUDIT, *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"fedaudit {' '.join(map(str, args))} failed:\n{result.stderr}")
     return result
 
 
-class Process:
-    """A long-running `fedaudit` process whose first stdout line is a JSON event."""
-
-    def __init__(self, *args, log_path: Path) -> None:
-        self.log_path = log_path
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen([*FEDAUDIT, *map(str, args)], stdout=subprocess.PIPE,
-                                     stderr=self.log, start_new_session=True)
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(timeout=10)
-            raise AssertionError(f"process exited early:\n{log_path.read_text()}")
-        self.first_event = json.loads(line)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+def start_process(*args, log_path: Path) -> LocalProcess:
+    """A running `fedaudit` process that has printed its first JSON event."""
+    process = LocalProcess([str(a) for a in args], log_path)
+    process.started = process.first_event()
+    return process
 
 
 class Federation:
@@ -65,21 +40,34 @@ class Federation:
         lines = ['name = "e2e"', 'coordinator = "127.0.0.1:7443"']
         for node_id, level, region in nodes:
             lines += ["[[node]]", f'id = "{node_id}"', f'level = "{level}"', f'region = "{region}"']
-        lines += ["[[issuer]]", 'id = "hq-lead"', 'roles = ["lead"]',
-                  "[[issuer]]", 'id = "hq-approver"', 'roles = ["approver"]',
-                  "[[office]]", 'id = "office-south"']
+        lines += [
+            "[[issuer]]",
+            'id = "hq-lead"',
+            'roles = ["lead"]',
+            "[[issuer]]",
+            'id = "hq-approver"',
+            'roles = ["approver"]',
+            "[[office]]",
+            'id = "office-south"',
+        ]
         spec = root / "federation.toml"
         spec.write_text("\n".join(lines) + "\n")
         self.kits = root / "fed"
         fedaudit("certs", "provision", spec, "--out", self.kits)
         self.coordinator_home = root / "coordinator"
-        fedaudit("coordinator", "init", "--kit", self.kits / "coordinator",
-                 "--home", self.coordinator_home)
+        fedaudit(
+            "coordinator",
+            "init",
+            "--kit",
+            self.kits / "coordinator",
+            "--home",
+            self.coordinator_home,
+        )
         self.node_ids = [n for n, _, _ in nodes]
         for node_id in self.node_ids:
             fedaudit("node", "init", "--kit", self.kits / node_id, "--home", self.home(node_id))
-        self.coordinator: Process | None = None
-        self.nodes: dict[str, Process] = {}
+        self.coordinator: LocalProcess | None = None
+        self.nodes: dict[str, LocalProcess] = {}
         self.address: str | None = None
 
     def home(self, node_id: str) -> Path:
@@ -89,14 +77,28 @@ class Federation:
         return self.kits / party_id
 
     def start_coordinator(self, listen: str = "127.0.0.1:0") -> str:
-        self.coordinator = Process("coordinator", "start", "--home", self.coordinator_home,
-                                   "--listen", listen, log_path=self.root / "coordinator.log")
-        self.address = self.coordinator.first_event["address"]
+        self.coordinator = start_process(
+            "coordinator",
+            "start",
+            "--home",
+            self.coordinator_home,
+            "--listen",
+            listen,
+            log_path=self.root / "coordinator.log",
+        )
+        self.address = self.coordinator.started["address"]
         return self.address
 
-    def start_node(self, node_id: str) -> Process:
-        process = Process("node", "start", "--home", self.home(node_id), "--coordinator",
-                          self.address, log_path=self.root / f"node-{node_id}.log")
+    def start_node(self, node_id: str) -> LocalProcess:
+        process = start_process(
+            "node",
+            "start",
+            "--home",
+            self.home(node_id),
+            "--coordinator",
+            self.address,
+            log_path=self.root / f"node-{node_id}.log",
+        )
         self.nodes[node_id] = process
         return process
 
