@@ -9,6 +9,7 @@ import sys
 import click
 
 from coordinator.client import PeopleClient
+from coordinator.errors import CoordinatorError
 
 KIT_OPTION = click.option(
     "--kit", "kit_path", envvar="FEDAUDIT_KIT", required=True,
@@ -222,7 +223,8 @@ def export_command(task_id, fmt, out, kit_path, address) -> None:
 
     _, provenance, table = _fetch(kit_path, address, task_id)
     if table is None:
-        raise click.ClickException(f"task {task_id} has no result rows ({provenance['state']})")
+        raise CoordinatorError(f"task {task_id} has no result rows ({provenance['state']}): "
+                               f"see `fedaudit results show {task_id}` for why", "NOT_READY")
     tmp = f"{out}.tmp"
     if fmt == "csv":
         pacsv.write_csv(table, tmp)

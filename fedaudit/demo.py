@@ -45,8 +45,8 @@ def _prepare_dir(directory: str | None) -> Path:
     root = Path(directory)
     if root.exists() and any(root.iterdir()):
         if not (root / "demo.json").exists():
-            raise click.ClickException(f"{root} is not empty and holds no earlier demo; "
-                                       "name an empty or new folder")
+            raise click.UsageError(f"{root} is not empty and holds no earlier demo; "
+                                   "name an empty or new folder with --dir")
         shutil.rmtree(root)  # an earlier demo: start afresh
     root.mkdir(parents=True, exist_ok=True)
     return root
