@@ -209,22 +209,32 @@ def show_command(task_id, kit_path, address, as_json, limit) -> None:
 
 @results.command("export")
 @click.argument("task_id")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), required=True,
-              help="File format.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "xlsx"]), required=True,
+              help="File format; xlsx holds the findings, coverage and provenance sheets too.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file.")
 @KIT_OPTION
 @COORDINATOR_OPTION
 def export_command(task_id, fmt, out, kit_path, address) -> None:
-    """Export a combined result as CSV or Parquet (written atomically)."""
+    """Export a combined result as CSV, Parquet or xlsx (written atomically)."""
     import os
 
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    _, provenance, table = _fetch(kit_path, address, task_id)
+    kit, provenance, table = _fetch(kit_path, address, task_id)
     if table is None:
         raise CoordinatorError(f"task {task_id} has no result rows ({provenance['state']}): "
                                f"see `fedaudit results show {task_id}` for why", "NOT_READY")
+    if fmt == "xlsx":
+        from coordinator.findings import build_findings, places_from_roster
+        from coordinator.findings_cli import library_model, workbook_tables, write_xlsx
+
+        places = places_from_roster(kit.roster())
+        findings = build_findings(table, provenance, library_model(provenance["analysis"]),
+                                  places)
+        write_xlsx(workbook_tables(findings, table, provenance, places), out)
+        click.echo(f"wrote {table.num_rows} rows and the findings to {out}")
+        return
     tmp = f"{out}.tmp"
     if fmt == "csv":
         pacsv.write_csv(table, tmp)

@@ -380,6 +380,7 @@ class Coordinator:
             "state": state,
             "rows": rows,
             "submitted_by": record.submitted_by,
+            "parameters": {k: str(v) for k, v in decode_parameters(spec).items()},
             "combined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "nodes": [_node_provenance(d) for d in record.deliveries],
             "notes": model.notes.strip(),

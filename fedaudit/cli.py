@@ -16,7 +16,9 @@ from certs import CertsError
 from certs.cli import certs as certs_group
 from coordinator import CoordinatorError
 from coordinator.cli import coordinator as coordinator_group
+from coordinator.findings_cli import findings_command
 from coordinator.people_cli import nodes_command, results, submit_command, watch_command
+from coordinator.report_cli import report_command
 from coordinator.sharing_cli import SHARING_COMMANDS, access_log
 from fedaudit.demo import demo
 from node import NodeError
@@ -79,6 +81,8 @@ main.add_command(synth_group)
 main.add_command(demo)
 main.add_command(coordinator_group)
 main.add_command(results)
+results.add_command(findings_command)
+results.add_command(report_command)
 main.add_command(nodes_command)
 task_group.add_command(submit_command)
 task_group.add_command(watch_command)

@@ -93,6 +93,16 @@ def test_results_show_verifies_receipts_and_exports(fed, tmp_path):
     assert shown.count("receipt verified") == 3
     fedaudit("results", "export", task_id, "--format", "csv", "--out", tmp_path / "r.csv", *kit)
     assert (tmp_path / "r.csv").read_text().startswith('"scheme_code","period"')
+    fedaudit("results", "export", task_id, "--format", "xlsx", "--out", tmp_path / "r.xlsx", *kit)
+    import openpyxl
+
+    sheets = openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames
+    assert "result" in sheets and len(sheets) > 1
+    findings = fedaudit("results", "findings", task_id, *kit).stdout
+    assert "万元" in findings
+    fedaudit("results", "report", task_id, "--out", tmp_path / "r.html", *kit)
+    html = (tmp_path / "r.html").read_text()
+    assert "<svg" in html and "http://" not in html and "https://" not in html
     watched = fedaudit("task", "watch", task_id, *kit).stdout
     assert "complete" in watched and "gd" in watched
 

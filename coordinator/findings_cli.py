@@ -1,0 +1,300 @@
+"""`fedaudit results findings`: a result as audit findings, and the xlsx writer of exports.
+
+The result is read through `PeopleClient.fetch_result`, so the coordinator applies its
+sharing rules (an office sees only what its grants allow); nothing here reads a result
+file directly. `write_xlsx` writes named pyarrow tables as the sheets of one workbook;
+`workbook_tables` gives the sheets of a result's workbook (findings, coverage,
+provenance and the result rows), for `results findings --xlsx` and `results export
+--format xlsx`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Mapping
+from decimal import Decimal
+
+import click
+import pyarrow as pa
+
+from coordinator.errors import CoordinatorError
+from coordinator.findings import (
+    STATUSES,
+    Findings,
+    build_findings,
+    places_from_roster,
+    region_name,
+)
+from coordinator.people_cli import COORDINATOR_OPTION, KIT_OPTION, _fetch
+
+__all__ = ["findings_command", "findings_text", "library_model", "workbook_tables",
+           "write_xlsx"]
+
+#: Rows and columns one Excel sheet holds (the header takes the first row), and the
+#: longest text of one cell.
+MAX_ROWS = 1_048_576
+MAX_COLUMNS = 16_384
+MAX_TEXT = 32_767
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def library_model(analysis: Mapping):
+    """The library's model that made a result, or None when the library here lacks that
+    id or holds another version (the findings are then rendered from the columns)."""
+    from analyses import AnalysisError, load_library
+
+    try:
+        model = load_library().get(str(analysis.get("id", "")))
+    except AnalysisError:
+        return None
+    same = (model.digest == analysis["digest"] if analysis.get("digest")
+            else model.version == analysis.get("version"))
+    return model if same else None
+
+
+def findings_text(findings: Findings) -> list[str]:
+    """The findings as printed: heading, finding lines or summary, coverage, notes."""
+    a = findings.analysis
+    out = [f"任务 task {findings.task_id}：{a.get('id')}@{a.get('version')} "
+           f"{a.get('title_zh', '')}（{a.get('title_en', '')}），状态 state {findings.state}"]
+    if findings.style == "table" and findings.summary:
+        out.append("汇总（每节点） Summary per node:")
+        for row in findings.summary:
+            zh, en = row.text(findings.columns)
+            out += [f"  {zh}", f"    {en}"]
+    elif findings.lines:
+        out.append("审计发现 Findings:")
+        for number, line in enumerate(findings.lines, start=1):
+            mark = "合计" if line.key == "national" else f"{number}."
+            out += [f"  {mark} {line.text_zh}", f"     {line.text_en}"]
+    else:
+        out.append("无结果行 / no result rows")
+    out += list(findings.coverage.text())
+    for zh, en in findings.notes:
+        out.append(f"注：{zh}。 Note: {en}.")
+    return out
+
+
+def _table(rows: list[dict], schema: list[tuple[str, pa.DataType]]) -> pa.Table:
+    return pa.table({name: pa.array([r.get(name) for r in rows], type=kind)
+                     for name, kind in schema})
+
+
+def workbook_tables(findings: Findings, table: pa.Table | None = None,
+                    provenance: Mapping | None = None,
+                    places: Mapping | None = None) -> dict[str, pa.Table]:
+    """Sheet name -> table: the findings (annex-table shape and data, or the per-node
+    summary and detail), coverage, provenance, and the result rows when given."""
+    money = pa.decimal128(38, 2)
+    sheets: dict[str, pa.Table] = {}
+    if findings.style == "finding" and findings.lines:
+        annex = [{"序号 No.": i, "问题类型 Problem type": line.problem_type,
+                  "单位/项目/保障对象 Scope": line.scope_zh, "问题事项 Finding": line.text_zh,
+                  "Finding (English)": line.text_en,
+                  "初步整改情况 Status": STATUSES[line.status][0]}
+                 for i, line in enumerate(findings.lines, start=1)]
+        sheets["findings"] = pa.Table.from_pylist(annex)
+        sheets["finding data"] = _table([line.to_dict() | {
+            "amount_yuan": line.amount_yuan, "amount_wan": line.amount_wan}
+            for line in findings.lines], [
+            ("key", pa.string()), ("region_code", pa.string()), ("scope_zh", pa.string()),
+            ("scope_en", pa.string()), ("period_start", pa.string()),
+            ("period_end", pa.string()), ("problem_type", pa.string()),
+            ("subjects", pa.int64()), ("unit_zh", pa.string()), ("unit_en", pa.string()),
+            ("per_cell", pa.bool_()), ("peak", pa.int64()), ("amount_yuan", money),
+            ("amount_wan", money), ("lower_bound", pa.bool_()), ("status", pa.string())])
+    elif findings.summary:
+        for name, rows in (("summary", findings.summary), ("detail", findings.detail)):
+            if rows:
+                sheets[name] = pa.Table.from_pylist([
+                    {"node": r.key, "region_code": r.region_code, "label_zh": r.label_zh,
+                     "label_en": r.label_en, **({"entity": r.entity} if name == "detail"
+                                                else {}),
+                     "size": r.size, **{c: r.values.get(c) for c, _ in findings.columns},
+                     "lower_bound": r.lower_bound} for r in rows])
+    cov = findings.coverage
+    states = {n: ("done", "") for n in cov.answered} | {n: ("refused", c) for n, c in cov.refused}
+    states |= {n: ("failed", m) for n, m in cov.failed} | {n: ("missing", "") for n in cov.missing}
+    places = places or {}
+    sheets["coverage"] = _table([
+        {"node_id": n, "level": getattr(places.get(n), "level", None),
+         "region_code": getattr(places.get(n), "region", None),
+         "region": region_name(getattr(places.get(n), "region", None))[0] if n in places
+         else None, "state": state, "detail": detail}
+        for n, (state, detail) in states.items()],
+        [(c, pa.string()) for c in ("node_id", "level", "region_code", "region", "state",
+                                    "detail")])
+    if provenance is not None:
+        fields = {"task_id": provenance.get("task_id"), "state": provenance.get("state"),
+                  "rows": provenance.get("rows"), "submitted_by": provenance.get("submitted_by"),
+                  "combined_at": provenance.get("combined_at"), "notes": provenance.get("notes"),
+                  **{f"analysis.{k}": v for k, v in (provenance.get("analysis") or {}).items()}}
+        sheets["provenance"] = pa.table({
+            "field": list(fields),
+            "value": [None if v is None else str(v) for v in fields.values()]})
+    if table is not None:
+        sheets["result"] = table
+    return sheets
+
+
+# -- xlsx ---------------------------------------------------------------------------------
+
+
+def _sheet_names(names) -> list[str]:
+    """Valid, unique Excel sheet names: at most 31 characters, none of []:*?/\\."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        base = _BAD_SHEET_CHARS.sub("_", str(name)).strip("'")[:31] or "sheet"
+        candidate, n = base, 1
+        while candidate.lower() in used:
+            n += 1
+            candidate = f"{base[:31 - len(str(n)) - 1]}_{n}"
+        used.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _number_format(kind: pa.DataType) -> str | None:
+    if pa.types.is_decimal(kind):
+        return "#,##0" + ("." + "0" * kind.scale if kind.scale > 0 else "")
+    if pa.types.is_date(kind):
+        return "yyyy-mm-dd"
+    if pa.types.is_timestamp(kind):
+        return "yyyy-mm-dd hh:mm:ss"
+    return None
+
+
+def _value(value, sheet: str, column: str):
+    """A cell value openpyxl writes as is; raises CoordinatorError for an over-long text."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if value is None or isinstance(value, bool | int | Decimal | dt.date | dt.time
+                                    | dt.timedelta) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        value = value.hex()
+    elif isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+    if len(text) > MAX_TEXT:
+        raise CoordinatorError(f"sheet {sheet}, column {column} holds a text of {len(text):,} "
+                               f"characters, more than an Excel cell holds ({MAX_TEXT:,}); "
+                               "export it as csv or parquet instead")
+    return text
+
+
+def _write_sheet(workbook, title: str, table: pa.Table) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+    names = table.column_names
+    formats = [_number_format(f.type) for f in table.schema]
+    sample = table.slice(0, 200).to_pylist()
+    for i, name in enumerate(names, start=1):
+        longest = max([_width(name)] + [_width(str(r[name])) for r in sample
+                                        if r[name] is not None])
+        sheet.column_dimensions[get_column_letter(i)].width = min(longest + 2, 60)
+    header = []
+    for name in names:
+        cell = WriteOnlyCell(sheet, value=_value(name, title, name))
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for batch in table.to_batches():
+        for row in batch.to_pylist():
+            cells = []
+            for name, fmt in zip(names, formats, strict=True):
+                cell = WriteOnlyCell(sheet, value=_value(row[name], title, name))
+                if cell.data_type == "f":
+                    cell.data_type = "s"  # text that starts with "=" stays text
+                if fmt and row[name] is not None:
+                    cell.number_format = fmt
+                cells.append(cell)
+            sheet.append(cells)
+
+
+def write_xlsx(tables: Mapping[str, pa.Table], path: str | os.PathLike) -> None:
+    """Writes each table as one sheet of an Excel workbook at `path`, atomically.
+
+    Sheet names are made valid for Excel (31 characters, none of []:*?/\\, unique). Each
+    sheet has a bold, frozen header row; numbers, decimals, dates and timestamps (in UTC)
+    stay numbers and dates, text that starts with "=" stays text (never a formula), and
+    nested values are written as JSON. Raises CoordinatorError when there is no table, a
+    table has more rows or columns than a sheet holds, a text is longer than a cell holds
+    (export csv or parquet instead), or openpyxl is not installed; OSError when the file
+    cannot be written (an existing file is then left as it was).
+    """
+    try:
+        from openpyxl import Workbook
+    except ImportError as exc:
+        raise CoordinatorError("writing xlsx needs openpyxl: install it with "
+                               "`pip install openpyxl`, or export csv or parquet") from exc
+    from coordinator.results import replace_atomically
+
+    if not tables:
+        raise CoordinatorError("there is no table to write; nothing was exported")
+    for name, table in tables.items():
+        if table.num_rows >= MAX_ROWS or table.num_columns > MAX_COLUMNS:
+            raise CoordinatorError(
+                f"table {name} has {table.num_rows:,} rows and {table.num_columns:,} columns; "
+                f"an Excel sheet holds {MAX_ROWS - 1:,} rows and {MAX_COLUMNS:,} columns: "
+                "export it as csv or parquet instead")
+    workbook = Workbook(write_only=True)
+    for title, table in zip(_sheet_names(tables), tables.values(), strict=True):
+        _write_sheet(workbook, title, table)
+    with replace_atomically(path) as temp:
+        workbook.save(temp)
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+@click.command("findings")
+@click.argument("task_id")
+@KIT_OPTION
+@COORDINATOR_OPTION
+@click.option("--json", "as_json", is_flag=True,
+              help="The finding lines, summary, coverage and notes as JSON.")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the findings, coverage, provenance and result rows to this "
+                   "Excel workbook (replaced atomically).")
+def findings_command(task_id, kit_path, address, as_json, xlsx_path) -> None:
+    """Show a result as audit findings: one line per province, and the national total.
+
+    Each line states the period, the region, the problem type, the number of persons
+    (households, institutions) and the amount in 万元, in Chinese with an English gloss,
+    and the verification status; "≥" marks figures that miss cells withheld by a node's
+    disclosure rules. A coverage line says which nodes answered, refused or never
+    answered. A result that is not about persons and money (e.g. data quality) is
+    summarised per node instead.
+    """
+    kit, provenance, table = _fetch(kit_path, address, task_id)
+    places = places_from_roster(kit.roster())
+    findings = build_findings(table, provenance, library_model(provenance.get("analysis")
+                                                               or {}), places)
+    if xlsx_path:
+        write_xlsx(workbook_tables(findings, table, provenance, places), xlsx_path)
+    if as_json:
+        click.echo(json.dumps(findings.to_dict(), ensure_ascii=False, default=str, indent=2))
+    else:
+        for line in findings_text(findings):
+            click.echo(line)
+    if xlsx_path:
+        click.echo(f"wrote the findings workbook to {xlsx_path}", err=as_json)

@@ -1,0 +1,500 @@
+"""Renders a combined result as one self-contained HTML audit report with inline SVG charts.
+
+The report is a pure function of what `fedaudit results show` reads (the provenance, the
+table and the model that made it): it fetches nothing and references nothing outside the
+file, so it opens in an air-gapped office. Every value from the result, the provenance or
+the model is HTML-escaped. Per-province totals come from the result's province column
+(a node id, a region code or a province code); a result without one, such as a national
+sum, is charted by its first dimension instead, and the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape
+
+from analyses.manifest import Model
+from coordinator.errors import CoordinatorError
+from coordinator.findings import STATUSES, Findings, NodePlace, build_findings, region_name
+
+__all__ = ["PROVINCE_COLUMNS", "Breakdown", "Group", "ReportError", "breakdown",
+           "province_label", "render_report", "svg_bar_chart"]
+
+#: Column names that place a row in a province, in order of preference; after them, any
+#: column whose name ends in "admdvs" (a region code, e.g. pool_admdvs).
+PROVINCE_COLUMNS = ("province", "province_code", "node", "node_id", "admdvs", "region",
+                    "region_code")
+#: Columns the combine step adds to an aggregate (see coordinator.combine).
+MARK_COLUMNS = ("lower_bound", "suppressed_parts")
+_CODE = re.compile(r"^\d{6}$")
+
+
+class ReportError(CoordinatorError):
+    """A report that cannot be made; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """One bar of the charts: a province (or a value of the fallback dimension)."""
+
+    key: str
+    label: str
+    count: int
+    money: Decimal | None
+    lower_bound: bool
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The result grouped for the charts and the findings table."""
+
+    column: str | None
+    per_province: bool
+    count_column: str | None
+    money_column: str | None
+    groups: tuple[Group, ...]
+
+
+def province_label(value: object, places: Mapping[str, NodePlace]) -> tuple[str, str]:
+    """(group key, label) of a province column value: a node id, or a 6-digit region code.
+
+    A province node listed in `places` (from `findings.places_from_roster`) is labelled
+    with its province's name; a region code is grouped under its province (440103 ->
+    440000). Anything else, such as a registry node, stands for itself.
+    """
+    text = "" if value is None else str(value)
+    place = places.get(text)
+    if place is not None:
+        if place.level == "province" and place.region.endswith("0000"):
+            return text, f"{region_name(place.region)[0]} ({text})"
+        return text, text
+    if _CODE.match(text):
+        code = text[:2] + "0000"
+        return code, f"{region_name(code)[0]} ({code})"
+    return text, text or "(empty)"
+
+
+def breakdown(table, model: Model, places: Mapping[str, NodePlace] | None = None
+              ) -> Breakdown:
+    """Sums the result's count and money measure per province (see `province_label`).
+
+    The count is the model's `count` column for an aggregate and the number of rows for
+    tokens or flags; the money measure is its first DECIMAL measure or attribute (yuan),
+    or none. A group is a lower bound when a row is marked `lower_bound` or a summed
+    cell was suppressed (empty). Without a province column an aggregate is grouped by
+    its first dimension, and tokens or flags form one national group.
+    """
+    places = places or {}
+    roles = {c.name: c for c in model.output.columns}
+    names = table.column_names if table is not None else []
+    column = next((n for n in (*PROVINCE_COLUMNS, *names) if n in names and (
+        n in PROVINCE_COLUMNS or n.endswith("admdvs"))), None)
+    per_province = column is not None
+    if column is None and model.kind == "aggregate":
+        column = next((c.name for c in model.output.by_role("dimension") if c.name in names),
+                      None)
+    count_column = None
+    if model.kind == "aggregate":
+        count_column = next((c.name for c in model.output.by_role("count") if c.name in names),
+                            None)
+    money_roles = ("measure",) if model.kind == "aggregate" else ("attribute",)
+    money_column = next((n for n in names if n in roles and roles[n].role in money_roles
+                         and roles[n].type.startswith("DECIMAL")), None)
+    totals: dict[str, dict] = {}
+    for row in _rows(table):
+        if per_province:
+            key, label = province_label(row[column], places)
+        else:
+            key = _value(row[column]) if column else "national / 全国"
+            label = key or "(empty)"
+        total = totals.setdefault(key, {"label": label, "count": 0, "money": None,
+                                        "lower_bound": False})
+        total["lower_bound"] |= bool(row.get("lower_bound"))
+        count = 1 if count_column is None else row[count_column]
+        if count is None:
+            total["lower_bound"] = True
+        else:
+            total["count"] += count
+        if money_column:
+            money = row[money_column]
+            if money is None:
+                total["lower_bound"] = True
+            else:
+                total["money"] = (total["money"] or Decimal(0)) + Decimal(money)
+    items = sorted(totals.items()) if per_province else totals.items()
+    groups = tuple(Group(key, **value) for key, value in items)
+    return Breakdown(column, per_province, count_column, money_column, groups)
+
+
+def _rows(table):
+    """The rows of `table` (or of nothing, for None) as dicts, one batch at a time."""
+    for batch in table.to_batches() if table is not None else ():
+        yield from batch.to_pylist()
+
+
+def _wan(amount: Decimal | None) -> str:
+    """Yuan as 万元 with two decimals, rounded half up as the finding lines round them."""
+    if amount is None:
+        return "—"
+    return f"{(Decimal(amount) / 10000).quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def _charts(result: Breakdown, model: Model) -> str:
+    if not result.groups:
+        return "<p class='muted'>No result rows: there is nothing to chart.</p>"
+    count_name = result.count_column or "rows"
+    by = "province" if result.per_province else (result.column or "the whole federation")
+    parts = []
+    if not result.per_province:
+        parts.append(
+            f"<p class='note'>This result has no province column (its combine step adds the "
+            f"nodes together), so the charts show national figures by "
+            f"<code>{_e(by)}</code> instead.</p>")
+    parts.append(svg_bar_chart(
+        f"{count_name} by {by}",
+        [(g.label, g.count, f"{g.count:,}", g.lower_bound) for g in result.groups]))
+    if result.money_column:
+        parts.append(svg_bar_chart(
+            f"{result.money_column} (万元) by {by}",
+            [(g.label, float(g.money or 0), _wan(g.money), g.lower_bound)
+             for g in result.groups]))
+    else:
+        parts.append(f"<p class='muted'>{_e(model.id)} has no money measure, so there is "
+                     "no amount chart.</p>")
+    summed = (f"the sum of <code>{_e(count_name)}</code> over the result's cells in each "
+              "group (a person counted in several cells, or at several nodes, counts in each)"
+              if result.count_column else "the number of result rows in each group")
+    parts.append(f"<p class='note'>Bars show {summed}. A bar drawn lighter and a value "
+                 "marked ≥ are <strong>lower bounds</strong>: some node suppressed its part of "
+                 "a cell under its disclosure policy, so the true figure is at least this.</p>")
+    return "\n".join(parts)
+
+
+def _findings(findings: Findings) -> str:
+    """The finding lines (or, for a descriptive model, its summary per node), then notes."""
+    parts = []
+    if findings.style == "finding" and findings.lines:
+        items = "".join(
+            f"<li class='{'lb' if line.lower_bound else ''}'><span lang='zh-CN'>"
+            f"{_e(line.text_zh)}</span><br><span class='gloss' lang='en'>{_e(line.text_en)}"
+            "</span></li>" for line in findings.lines)
+        parts.append(f"<ol class='findings'>{items}</ol>")
+        rows = []
+        for line in findings.lines:
+            ge, cls = ("≥ ", "num lb") if line.lower_bound else ("", "num")
+            rows.append([
+                (line.scope_zh, ""), (line.period_zh or "-", ""),
+                (f"{ge}{line.subjects:,} {line.unit_zh}" if line.subjects is not None
+                 else "-", cls if line.subjects is not None else "sup"),
+                (f"{ge}{line.amount_wan:,}" if line.amount_wan is not None else "-",
+                 cls if line.amount_wan is not None else "sup"),
+                (" / ".join(STATUSES[line.status]), "")])
+        parts.append(html_table(["地区 Region", "期间 Period", "对象 Subjects",
+                                 "金额 Amount (万元)", "核实 Verification"], rows))
+    elif findings.summary:
+        items = "".join(f"<li><span lang='zh-CN'>{_e(zh)}</span><br><span class='gloss' "
+                        f"lang='en'>{_e(en)}</span></li>"
+                        for zh, en in (r.text(findings.columns) for r in findings.summary))
+        parts.append(f"<ul class='findings'>{items}</ul>")
+    else:
+        parts.append("<p class='muted'>No result rows, so there is no finding.</p>")
+    for zh, en in (*findings.notes, findings.coverage.text()):
+        parts.append(f"<p class='note'>{_e(zh)}<br><span class='gloss'>{_e(en)}</span></p>")
+    return "\n".join(parts)
+
+
+def _verification(model: Model) -> str:
+    text = ("<p><strong>Not yet available.</strong> This federation does not yet collect "
+            "verification outcomes (核实结果) from the nodes. Once it does, this section shows "
+            "the leads confirmed, partly confirmed, excluded and pending per province, and the "
+            "model's precision. Until then no figure here is a confirmed finding.</p>")
+    if model.kind == "aggregate" and not model.problem_types:
+        text += ("<p class='muted'>This model reports aggregates without problem types: it "
+                 "raises no leads that need local verification.</p>")
+    return text
+
+
+def _result_table(table, model: Model, max_rows: int) -> str:
+    if table is None:
+        return "<p class='muted'>No result rows.</p>"
+    roles = {c.name: c.role for c in model.output.columns}
+    hidden = [n for n in table.column_names if roles.get(n) == "token" or n in MARK_COLUMNS]
+    names = [n for n in table.column_names if n not in hidden]
+    rows = []
+    for row in table.slice(0, max_rows).to_pylist():
+        marked = bool(row.get("lower_bound"))
+        cells = []
+        for name in names:
+            value, numeric = row[name], roles.get(name) in ("count", "measure")
+            if value is None and numeric:
+                cells.append(("suppressed", "sup"))
+            elif marked and numeric:
+                cells.append((f"≥ {_value(value)}", "num lb"))
+            else:
+                cells.append((_value(value), "num" if numeric else ""))
+        rows.append(cells)
+    notes = []
+    if table.num_rows > max_rows:
+        notes.append(f"Showing the first {max_rows:,} of {table.num_rows:,} rows; use "
+                     "<code>fedaudit results export</code> for all of them.")
+    if any(roles.get(n) == "token" for n in hidden):
+        notes.append("Pseudonymous token columns are left out: they are for linkage, not for "
+                     "reading.")
+    notes.append("Cells marked ≥ are lower bounds (a node suppressed its part); "
+                 "<em>suppressed</em> means no node could release the cell.")
+    return html_table(names, rows) + "".join(f"<p class='note'>{n}</p>" for n in notes)
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def render_report(provenance: Mapping, table, model: Model, *,
+                  receipts: Mapping[str, str] | None = None,
+                  places: Mapping[str, NodePlace] | None = None,
+                  generated_at: str | None = None, max_rows: int = 500) -> str:
+    """The whole report as one HTML document (a str), with no external reference.
+
+    `provenance` and `table` (a pyarrow Table, or None) are what `PeopleClient.
+    fetch_result` returns; `model` is the analysis that made them; `receipts` maps node
+    id to its receipt verdict (`people_cli.verify_receipts`); `places` says where each
+    node sits (`findings.places_from_roster`). The finding lines are those of
+    `findings.build_findings`. Raises ReportError when `model` is not the result's
+    analysis (another id, version or digest).
+    """
+    analysis = provenance.get("analysis") or {}
+    for key in ("id", "version", "digest"):
+        if analysis.get(key) != getattr(model, key):
+            raise ReportError(
+                f"the result was made by {analysis.get('id')}@{analysis.get('version')} "
+                f"(digest {str(analysis.get('digest'))[:12]}…) but the library gives "
+                f"{model.id}@{model.version} (digest {model.digest[:12]}…); report it with "
+                "the model library that made it")
+    generated_at = generated_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    places = places or {}
+    result = breakdown(table, model, places)
+    findings = build_findings(table, provenance, model, places)
+    nodes = provenance.get("nodes") or []
+    answered = sum(1 for n in nodes if n.get("state") == "done")
+    head = definition_list([
+        ("Task", provenance.get("task_id")),
+        ("Analysis", f"{model.id}@{model.version} ({model.method_code}, {model.kind})"),
+        ("Digest", model.digest),
+        ("State", f"{provenance.get('state')}: {answered} of {len(nodes)} nodes answered"),
+        ("Rows", provenance.get("rows") or 0),
+        ("Submitted by", provenance.get("submitted_by")),
+        ("Combined at", provenance.get("combined_at")),
+        ("Report generated at", generated_at),
+    ])
+    warning = ""
+    missing = [n for n in nodes if n.get("state") in NOT_ANSWERED_STATES]
+    if missing:
+        warning = (f"<p class='warn'>Partial coverage: {len(missing)} of {len(nodes)} nodes "
+                   "did not answer, so every figure covers only the nodes that did "
+                   "(see Coverage).</p>")
+    sections = [
+        ("charts", "按省份 Per province", _charts(result, model)),
+        ("findings", "审计发现 Findings", _findings(findings)),
+        ("verification", "核实进度与模型精度 Verification and model precision",
+         _verification(model)),
+        ("result", "结果 Result rows", _result_table(table, model, max_rows)),
+        *provenance_sections(provenance, model, receipts or {}, places),
+    ]
+    title = f"{model.title_zh} {model.title_en} — task {provenance.get('task_id')}"
+    return page(title, model.title_zh, model.title_en, head + warning, sections)
+
+
+# -- HTML and SVG building blocks; every value passes through _e -----------------------
+
+#: Delivery states of a node that gave no data to the result.
+NOT_ANSWERED_STATES = ("refused", "failed", "missing", "pending", "delivered", "held")
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em auto;
+max-width:60em;color:#222;line-height:1.45;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.1em}h2{border-bottom:1px solid #ccc;margin-top:1.6em}
+.sub{color:#555;margin-top:0}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
+th{background:#f2f2f2}td.num{text-align:right;white-space:nowrap}
+td.lb{background:#fff4d6}td.sup{color:#999;font-style:italic}
+.muted{color:#777}.note{color:#444;font-size:.9em}.gloss{color:#555;font-size:.9em}
+ol.findings li{margin-bottom:.4em}li.lb{background:#fff4d6}
+.warn{background:#fff4d6;border-left:4px solid #d9a400;padding:.4em .8em}
+dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1em}dt{font-weight:bold}
+dd{margin:0}svg{display:block;margin:.8em 0}svg .bar{fill:#2f6fae}
+svg .bar.lb{fill:#9dbfe0;stroke:#2f6fae;stroke-dasharray:3 2}svg .bar.neg{fill:#b5533c}
+svg text{font-size:12px;fill:#222}svg .title{font-size:14px;font-weight:bold}
+footer{margin-top:2em;color:#777;font-size:.85em}
+@media print{body{margin:0}h2{break-after:avoid}}
+"""
+#: Even a stray reference could not leave the file: the browser may load nothing at all.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def _e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def svg_bar_chart(title: str, bars: Sequence[tuple[str, float, str, bool]]) -> str:
+    """An inline SVG horizontal bar chart: one `rect.bar` per (label, value, text, lower).
+
+    Bars are scaled to the largest absolute value; a negative value is drawn as long as
+    its absolute value and coloured apart; a lower bound is drawn lighter, dashed, and
+    its text gets "≥".
+    """
+    label_w, bar_w, row_h, top = 200, 380, 22, 30
+    height = top + row_h * len(bars) + 10
+    peak = max((abs(v) for _, v, _, _ in bars), default=0) or 1
+    out = [f'<svg class="chart" role="img" width="720" '
+           f'height="{height}" viewBox="0 0 720 {height}" aria-label="{_e(title)}">',
+           f"<title>{_e(title)}</title>",
+           f'<text class="title" x="0" y="16">{_e(title)}</text>']
+    for i, (label, value, text, lower) in enumerate(bars):
+        y = top + i * row_h
+        width = max(round(abs(value) / peak * bar_w, 1), 1 if value else 0)
+        classes = "bar" + (" lb" if lower else "") + (" neg" if value < 0 else "")
+        shown = f"≥ {text}" if lower else text
+        out.append(
+            f'<g><text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>'
+            f'<rect class="{classes}" x="{label_w}" y="{y + 2}" width="{width}" height="16">'
+            f"<title>{_e(label)}: {_e(shown)}</title></rect>"
+            f'<text x="{label_w + width + 6}" y="{y + 13}">{_e(shown)}</text></g>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]]) -> str:
+    """A table; each cell is (text, CSS classes)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{_e(cls)}">{_e(text)}</td>' if cls else f"<td>{_e(text)}"
+                         "</td>" for text, cls in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def definition_list(items: Sequence[tuple[str, object]]) -> str:
+    """A definition list; an empty value shows as "-"."""
+    return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e('-' if v in (None, '') else v)}</dd>"
+                            for k, v in items) + "</dl>"
+
+
+def _coverage(nodes: Sequence[Mapping], receipts: Mapping[str, str],
+              places: Mapping[str, NodePlace]) -> str:
+    rows = [[(n.get("node_id"), ""), (_place(places.get(n.get("node_id"))), ""),
+             (n.get("state"), ""), (f"{n['rows']:,}" if "rows" in n else "", "num"),
+             (receipts.get(n.get("node_id"), "not checked") if n.get("state") == "done"
+              else "", ""),
+             (n.get("refusal_code") or n.get("message") or "", "")] for n in nodes]
+    absent = [n for n in nodes if n.get("state") != "done"]
+    answered = len(nodes) - len(absent)
+    text = f"<p>{answered} of {len(nodes)} target nodes answered.</p>"
+    text += html_table(["Node", "Region", "State", "Rows", "Receipt", "Refusal / message"],
+                       rows)
+    if absent:
+        items = "".join(
+            f"<li><strong>{_e(n.get('node_id'))}</strong> {_e(n.get('state'))}"
+            + (f": refusal <code>{_e(n['refusal_code'])}</code>" if n.get("refusal_code")
+               else "") + (f" — {_e(n['message'])}" if n.get("message") else "") + "</li>"
+            for n in absent)
+        text += ("<h3>Refused or missing: their data is not in this result</h3>"
+                 f"<ul class='absent'>{items}</ul>")
+    else:
+        text += "<p>Every target node answered; no node refused.</p>"
+    return text
+
+
+def _place(place: NodePlace | None) -> str:
+    if place is None:
+        return ""
+    return f"{place.level} {place.region} {region_name(place.region)[0]}"
+
+
+def _snapshots(nodes: Sequence[Mapping]) -> str:
+    rows = [[(n.get("node_id"), ""), (dataset, ""), (snapshot, "")]
+            for n in nodes for dataset, snapshot in sorted((n.get("snapshots") or {}).items())]
+    if not rows:
+        return "<p class='muted'>No node reported the snapshots it ran on.</p>"
+    return html_table(["Node", "Dataset", "Snapshot"], rows)
+
+
+def _policies(nodes: Sequence[Mapping]) -> str:
+    rows = []
+    for n in nodes:
+        summary = n.get("disclosure") or {}
+        rules = (summary.get("settings") or {}).get("disclosure") or {}
+        release = (summary.get("settings") or {}).get("release") or {}
+        if not summary:
+            continue
+        if summary.get("kind") == "aggregate":
+            sup = summary.get("suppressed") or {}
+            outcome = (f"{summary.get('released', 0)} of {summary.get('cells', 0)} cells "
+                       f"released; suppressed {sup.get('primary', 0)} primary, "
+                       f"{sup.get('secondary', 0)} secondary")
+        else:
+            public = summary.get("public") or {}
+            outcome = f"{public.get('rows', 0)} rows, padded to buckets of {public.get('bucket')}"
+        rows.append([(n.get("node_id"), ""), (rules.get("min_contributors", ""), "num"),
+                     (rules.get("zeros", ""), ""),
+                     (f"n={rules.get('dominance_n')}, k={rules.get('dominance_k')}", ""),
+                     (rules.get("p_percent", ""), "num"),
+                     (", ".join(f"{k}: {v}" for k, v in sorted(release.items())), ""),
+                     (outcome, "")])
+    if not rows:
+        return "<p class='muted'>No node reported its disclosure policy with this result.</p>"
+    return ("<p>Each node applies its own disclosure policy before anything leaves it; these "
+            "are the effective settings its signed receipt records.</p>"
+            + html_table(["Node", "Min. contributors", "Zeros", "Dominance", "p%", "Release",
+                          "Applied"], rows))
+
+
+def provenance_sections(provenance: Mapping, model: Model, receipts: Mapping[str, str],
+                        places: Mapping[str, NodePlace]) -> list[tuple[str, str, str]]:
+    """(anchor, heading, HTML) of coverage, snapshots, policies, sharing and the model."""
+    nodes = provenance.get("nodes") or []
+    sections = [
+        ("coverage", "覆盖范围 Coverage", _coverage(nodes, receipts, places)),
+        ("snapshots", "数据快照 Snapshots", _snapshots(nodes)),
+        ("policies", "披露控制 Disclosure policies", _policies(nodes)),
+    ]
+    if shared := provenance.get("shared"):
+        sections.append(("shared", "共享 Shared with you", definition_list([
+            ("Owner", shared.get("owner")), ("Grants", ", ".join(shared.get("grants", []))),
+            ("Parts", ", ".join(shared.get("parts", []))),
+            ("Regions", ", ".join(shared.get("regions", [])) or "all"),
+            ("Until", shared.get("expires_at"))])))
+    sections.append(("model", "模型 Model", definition_list([
+        ("Method", f"{model.method_code} {model.title_zh} ({model.title_en})"),
+        ("Objective", model.objective.strip()), ("Notes", model.notes.strip() or "-"),
+        ("Problem types", ", ".join(model.problem_types) or "-"),
+        ("Legal basis", "; ".join(model.legal_basis)),
+        ("Audit suggestion", model.audit_suggestion.strip()),
+        ("Author unit", model.author_unit)])))
+    return sections
+
+
+def page(title: str, heading: str, subheading: str, head: str,
+         sections: Sequence[tuple[str, str, str]]) -> str:
+    """The document around the sections; `head` and each section's HTML are trusted."""
+    toc = " · ".join(f'<a href="#{_e(a)}">{_e(h)}</a>' for a, h, _ in sections)
+    body = "\n".join(f'<section id="{_e(a)}"><h2>{_e(h)}</h2>\n{html}</section>'
+                     for a, h, html in sections)
+    return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{_e(heading)}</h1><p class='sub'>{_e(subheading)}</p>{head}"
+            f"<nav>{toc}</nav>\n{body}\n<footer>Made by fedaudit from the result and its "
+            "provenance. This file loads nothing from any network.</footer></body></html>\n")
