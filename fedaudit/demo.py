@@ -105,12 +105,17 @@ def _run_model(federation: LocalFederation, model, params: dict) -> dict:
                     _say(f"    {node.node_id:11} {node.state} {detail}".rstrip())
             final = status
         provenance, table = client.fetch_result(task_id)
+    from coordinator.findings import build_findings, places_from_roster
+    from coordinator.findings_cli import findings_text
+
+    places = places_from_roster(federation.kit("hq-lead").roster())
+    lines = findings_text(build_findings(table, provenance, model, places))
     return {
         "task_id": task_id, "analysis": model.id, "title_zh": model.title_zh,
         "title_en": model.title_en, "kind": model.kind, "state": final.state,
         "nodes": {n.node_id: n.refusal_code or n.state for n in final.nodes},
-        "roles": {c.name: c.role for c in model.output.columns},
         "rows": table.to_pylist() if table is not None else [],
+        "findings": lines,
         "notes": provenance.get("notes", ""),
     }
 
@@ -120,45 +125,11 @@ def _print_findings(summary: dict) -> None:
     click.echo("Findings (synthetic data) / 审计发现（模拟数据）")
     click.echo("=" * 72)
     for task in summary["tasks"]:
-        answered = sum(1 for state in task["nodes"].values() if state == "done")
-        click.echo(f"\n{task['title_zh']} ({task['title_en']})  [{task['analysis']}]")
-        click.echo(f"  task {task['task_id']}: {task['state']}, {answered} of "
-                   f"{len(task['nodes'])} nodes answered, {len(task['rows'])} result rows")
-        others = {n: s for n, s in task["nodes"].items() if s != "done"}
-        if others:
-            click.echo("  not answered: " + ", ".join(f"{n} ({s})" for n, s in others.items()))
-        for line in _summary_lines(task["rows"], task["roles"]):
-            click.echo(f"  {line}")
-    click.echo(f"\nDone in {summary['seconds']} s. Full results: fedaudit results show TASK_ID "
-               "(with --keep, while the federation runs).")
-
-
-def _summary_lines(rows: list[dict], roles: dict[str, str], limit: int = 8) -> list[str]:
-    """The result grouped by its first dimension: measures added up (rates left out, as
-    they do not add) and the contributor count shown as its largest cell."""
-    if not rows:
-        return ["(no rows)"]
-    first = next((name for name, role in roles.items() if role == "dimension"), None)
-    if first is None:
-        return [f"{len(rows)} rows"]
-    counts = [n for n, r in roles.items() if r == "count"]
-    measures = [n for n, r in roles.items() if r == "measure" and "rate" not in n]
-    groups: dict = {}
-    for row in rows:
-        totals = groups.setdefault(row[first], {**dict.fromkeys(measures, 0),
-                                                **dict.fromkeys(counts, 0)})
-        for name in measures:
-            totals[name] += row[name] or 0
-        for name in counts:
-            totals[name] = max(totals[name], row[name] or 0)
-    header = [f"{n} (largest cell)" for n in counts] + [f"{n} (sum of rows)" for n in measures]
-    lines = [f"by {first}: " + ", ".join(header)]
-    for value, totals in list(groups.items())[:limit]:
-        cells = [f"{totals[n]:>16,}" for n in [*counts, *measures]]
-        lines.append(f"  {value!s:14}" + "".join(cells))
-    if len(groups) > limit:
-        lines.append(f"  … {len(groups) - limit} more")
-    return lines
+        click.echo("")
+        for line in task["findings"]:
+            click.echo(line)
+    click.echo(f"\nDone in {summary['seconds']} s. With --keep, read any result again with "
+               "`fedaudit results findings TASK_ID` or `results report TASK_ID --out r.html`.")
 
 
 def _keep(federation: LocalFederation, root: Path, summary: dict) -> None:
