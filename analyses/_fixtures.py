@@ -12,6 +12,15 @@ expected value to the type of the column returned, so ``6150.0`` equals ``6150.0
 Besides the values, each level's output must have exactly the declared output columns
 and types, and must neither be named like nor contain values of a local-only column of
 its inputs. Resolve steps have no fixtures yet.
+
+A measure declared with ``dominance = true`` makes the level's SQL return its helper
+columns ``<m>__top1`` and ``<m>__top2`` right after the declared columns (see
+``analyses.manifest``). The level stage runs the SQL file as written (`Model.node_sql`),
+so ``expected_L.csv`` lists the helper columns too, hand-checked like the rest (empty
+for NULL), and the helpers must hold what the node's disclosure engine accepts:
+non-negative, the second never above the first, no second without a first. The combine
+stage never sees them: ``partials.csv`` has the declared columns only, as a node
+releases them.
 """
 
 from __future__ import annotations
@@ -107,12 +116,32 @@ def _compare(path: Path, actual: pa.Table, types: Sequence[str]) -> list[str]:
 
 
 def _check_schema(model: Model, stage: str, actual: pa.Table, types: Sequence[str]) -> list[str]:
-    declared = [f"{c.name} {c.type}" for c in model.output.columns]
+    columns = model.output.columns if stage == "combine" else model.output.node_columns
+    declared = [f"{c.name} {c.type}" for c in columns]
     returned = [f"{n} {t}" for n, t in zip(actual.column_names, types, strict=True)]
     if declared == returned:
         return []
-    return [f"{stage} output differs from [output] of the manifest: declared "
+    helpers = "" if stage == "combine" or not model.output.helpers else (
+        " (the declared columns, then the dominance helpers of each measure with "
+        "dominance = true)")
+    return [f"{stage} output differs from [output] of the manifest: declared{helpers} "
             f"({', '.join(declared)}), returned ({', '.join(returned)})"]
+
+
+def _check_helpers(model: Model, stage: str, actual: pa.Table) -> list[str]:
+    """Rows whose dominance helpers the node's disclosure engine would refuse."""
+    problems = []
+    helpers = [c.name for c in model.output.helpers]
+    for top1, top2 in zip(helpers[::2], helpers[1::2], strict=True):
+        for i, (x1, x2) in enumerate(zip(actual[top1].to_pylist(), actual[top2].to_pylist(),
+                                         strict=True)):
+            if (x1 is not None and x1 < 0) or (x2 is not None and (x1 is None or x2 < 0
+                                                                   or x2 > x1)):
+                problems.append(f"{stage} output row {i + 1}: {top1} = {x1}, {top2} = {x2}; "
+                                "they must be the largest and second-largest absolute "
+                                "contribution of one person to the cell (non-negative, "
+                                "largest first)")
+    return problems
 
 
 def _check_local_only(inputs: Mapping[str, pa.Table], output: pa.Table, stage: str) -> list[str]:
@@ -164,13 +193,13 @@ def fixture_inputs(model: Model, level: str) -> dict[str, pa.Table]:
 
 
 def run_level_fixture(model: Model, level: str) -> pa.Table:
-    """The output of the model's `level` SQL on its fixtures.
+    """The output of the model's `level` SQL on its fixtures, dominance helpers included.
 
     Raises FixtureError for unreadable fixtures, ParameterError for bad fixture
     parameters, and ModelSQLError when the SQL fails.
     """
     label = f"{display_path(model.path / model.sql_files[level])}"
-    return execute_sql(model.sql[level], fixture_inputs(model, level),
+    return execute_sql(model.node_sql[level], fixture_inputs(model, level),
                        fixture_parameters(model), label=label)[0]
 
 
@@ -182,15 +211,22 @@ def _run_stage(model: Model, stage: str) -> FixtureResult:
         if stage == "combine":
             types = {"node_id": "VARCHAR"} | {c.name: c.type for c in model.output.columns}
             inputs = {"partials": _read_csv(folder / "partials.csv", types)}
+            sql = model.sql[stage]
         else:
             inputs = fixture_inputs(model, stage)
-        actual, types = execute_sql(model.sql[stage], inputs, params, label=label)
+            sql = model.node_sql[stage]
+        actual, types = execute_sql(sql, inputs, params, label=label)
         problems = []
         if stage != "combine" or model.kind == "aggregate":
             problems += _check_schema(model, stage, actual, types)
         if stage != "combine":
             problems += _check_local_only(inputs, actual, stage)
-        problems += _compare(folder / f"expected_{stage}.csv", actual, types)
+            if not problems:  # helper values are comparable once their types are right
+                problems += _check_helpers(model, stage, actual)
+        try:
+            problems += _compare(folder / f"expected_{stage}.csv", actual, types)
+        except FixtureError as exc:  # keep the schema problems that explain it
+            problems.append(str(exc))
         return FixtureResult(model.id, stage, tuple(problems), actual.num_rows)
     except AnalysisError as exc:
         return FixtureResult(model.id, stage, (str(exc),))

@@ -19,6 +19,13 @@ _SIMPLE_TYPES = ("VARCHAR", "DATE", "TIMESTAMP", "INTEGER", "BIGINT", "DOUBLE", 
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
 _NUMERIC = ("INTEGER", "BIGINT", "DOUBLE")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The column the node's disclosure engine adds to an aggregate (node.disclosure).
+MARKER_COLUMN = "disclosure"
+#: Suffixes of a dominance measure's helper columns: its largest and second-largest
+#: absolute contribution of one person to the cell. They must match node.disclosure.
+HELPER_SUFFIXES = ("__top1", "__top2")
+#: The role of a helper column; never declared, derived from `dominance = true`.
+HELPER_ROLE = "helper"
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,13 @@ class OutputColumn:
     type: str
     role: str
     description: str
+    #: A measure whose node SQL also returns its dominance helper columns.
+    dominance: bool = False
+
+
+def helper_names(measure: str) -> tuple[str, str]:
+    """The helper column names of `measure`: (largest, second-largest contribution)."""
+    return (measure + HELPER_SUFFIXES[0], measure + HELPER_SUFFIXES[1])
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,32 @@ class Output:
     def by_role(self, role: str) -> tuple[OutputColumn, ...]:
         return tuple(c for c in self.columns if c.role == role)
 
+    @property
+    def helpers(self) -> tuple[OutputColumn, ...]:
+        """The dominance helper columns the node SQL returns after the declared columns.
+
+        For each measure with ``dominance = true``, in declaration order, ``<m>__top1`` then
+        ``<m>__top2``, of the measure's type. They never leave the node: the disclosure
+        engine reads them and drops them.
+        """
+        helpers = []
+        for col in self.columns:
+            if col.dominance:
+                top1, top2 = helper_names(col.name)
+                helpers.append(OutputColumn(top1, col.type, HELPER_ROLE, "The largest absolute "
+                                            f"contribution of one person to {col.name} in the "
+                                            "cell; dropped before release."))
+                helpers.append(OutputColumn(top2, col.type, HELPER_ROLE, "The second-largest "
+                                            f"absolute contribution of one person to {col.name} "
+                                            "in the cell (NULL with one person); dropped "
+                                            "before release."))
+        return tuple(helpers)
+
+    @property
+    def node_columns(self) -> tuple[OutputColumn, ...]:
+        """What the node SQL returns: the declared columns, then the dominance helpers."""
+        return (*self.columns, *self.helpers)
+
 
 def _check_column_type(text: str) -> str | None:
     match = _DECIMAL.match(text)
@@ -54,6 +94,20 @@ def _check_column_type(text: str) -> str | None:
     if text in _SIMPLE_TYPES:
         return None
     return f"{text!r} is not a column type; use one of {', '.join(_SIMPLE_TYPES)}, DECIMAL(p,s)"
+
+
+def _check_column_name(name: str) -> str | None:
+    if not _IDENT.match(name):
+        return "use snake_case"
+    if name == MARKER_COLUMN:
+        return (f"{name} is the marker column the node's disclosure engine adds itself; "
+                "rename the column")
+    for suffix in HELPER_SUFFIXES:
+        if name.endswith(suffix):
+            return (f"names ending in {suffix} are reserved for dominance helper columns, "
+                    "which are never declared; set dominance = true on the measure instead, "
+                    "or rename the column")
+    return None
 
 
 def read_output(table: Table, local_only: Mapping[str, str]) -> Output:
@@ -67,7 +121,7 @@ def read_output(table: Table, local_only: Mapping[str, str]) -> Output:
     )
     columns = []
     for col in table.tables("column"):
-        name = col.string("name", check=lambda s: None if _IDENT.match(s) else "use snake_case")
+        name = col.string("name", check=_check_column_name)
         if name in local_only:
             raise col.error("name", f"{name} is a local-only column of {local_only[name]} and "
                             "must never leave the node; output an aggregate or a token instead")
@@ -86,7 +140,14 @@ def read_output(table: Table, local_only: Mapping[str, str]) -> Output:
             raise col.error("type", "a token column is VARCHAR")
         if role == "measure" and ctype not in _NUMERIC and not _DECIMAL.match(ctype):
             raise col.error("type", "a measure is numeric (INTEGER, BIGINT, DOUBLE, DECIMAL)")
-        columns.append(OutputColumn(name, ctype, role, col.string("description")))
+        dominance = col.raw("dominance", required=False)
+        if dominance is not None and not isinstance(dominance, bool):
+            raise col.error("dominance", "must be true or false")
+        if dominance and role != "measure":
+            raise col.error("dominance", f"only a measure carries dominance helpers, and "
+                            f"{name} is a {role}; remove the key or make the column a measure")
+        columns.append(OutputColumn(name, ctype, role, col.string("description"),
+                                    bool(dominance)))
         col.finish()
     table.finish()
     output = Output(kind, tuple(columns))

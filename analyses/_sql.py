@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -44,6 +44,24 @@ def sql_parameters(sql: str, fail: Callable[[str], Exception]) -> frozenset[str]
     if not all(_IDENT.match(name) and not name.isdigit() for name in names):
         raise fail("uses positional parameters (? or $1); name them, e.g. $period_start")
     return names
+
+
+def select_columns(sql: str, names: Sequence[str]) -> str:
+    """`sql` (one SELECT, as `sql_parameters` accepts) wrapped to return only `names`, in order.
+
+    The statement's own ORDER BY still orders the rows: DuckDB keeps the order of a
+    subquery through a plain projection. A trailing semicolon is cut off so that the
+    statement can sit inside parentheses, and the closing parenthesis goes on a line of
+    its own, so that a trailing line comment cannot swallow it.
+    """
+    # DuckDB's tokenizer reports byte offsets into the UTF-8 text.
+    raw = sql.encode("utf-8")
+    starts = [start for start, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment]
+    if starts and raw[starts[-1]:starts[-1] + 1] == b";":
+        raw = raw[:starts[-1]] + raw[starts[-1] + 1:]
+    body = raw.decode("utf-8")
+    columns = ", ".join('"' + name.replace('"', '""') + '"' for name in names)
+    return f"SELECT {columns}\nFROM (\n{body}\n) AS node_output\n"
 
 
 def execute_sql(

@@ -42,6 +42,8 @@ default/min/max)::
                                        # BOOLEAN DECIMAL(p,s)
     role = "count"                     # dimension measure count token attribute
     description = "..."
+    # dominance = true                 # measures of an aggregate only: the node SQL also
+                                       # returns <name>__top1 and <name>__top2 (below)
 
     [sql]                              # file names, relative to the model folder
     province = "province.sql"          # one per level listed under [datasets]
@@ -52,14 +54,35 @@ Rules the loader enforces besides types and unknown keys: an ``aggregate`` has d
 measure and exactly one ``count`` column (the number of DISTINCT persons contributing to
 the cell at one node); ``tokens`` and ``flags`` have exactly one ``token`` column (VARCHAR)
 and otherwise ``attribute`` columns; no output column is named like a local-only column
-of the datasets used; each SQL file is one DuckDB SELECT statement whose ``$name``
-parameters are all declared, and every declared parameter is used by some SQL file.
+of the datasets used; no output column is named ``disclosure`` (the marker column the
+node's disclosure engine adds) or ends in ``__top1`` or ``__top2`` (reserved for dominance
+helpers); ``dominance`` is set on measures only; each SQL file is one DuckDB SELECT
+statement whose ``$name`` parameters are all declared, and every declared parameter is
+used by some SQL file.
 
-**Node SQL** reads the level's datasets as tables named after them. **Combine SQL** reads
-one table, ``partials``: the union of every node's output rows with a ``node_id`` VARCHAR
-column added in front. For an ``aggregate``, combine returns the declared output columns
-again (e.g. sums of the node cells). Counts of persons summed over nodes count a person
-present at two nodes twice; models say so in ``notes`` and in the count's description.
+**Dominance helpers.** The node applies the (n, k) dominance rule and the p% rule to a sum
+only when it knows the cell's two largest contributions. A measure ``m`` declared with
+``dominance = true`` promises that the node SQL returns, right after the declared columns
+and in the declared order of such measures, ``m__top1`` and ``m__top2``: the largest and
+the second-largest absolute contribution of one person to the cell (the sum over the
+person's rows, then ``abs``; ``m__top2`` is NULL in a one-person cell), of ``m``'s type.
+The node's executor accepts exactly those columns (`Output.node_columns`), its
+disclosure engine judges each cell by them and drops them: they never leave the node,
+so partials, the combine SQL and its fixtures never see them. In DuckDB, per cell over a
+per-person CTE: ``max(abs(m), 2)[1] AS m__top1, max(abs(m), 2)[2] AS m__top2``.
+
+**Node SQL** reads the level's datasets as tables named after them. `Model.node_sql` holds
+each level's file as written (what a node runs: declared columns, then helpers);
+`Model.sql` holds what the level contributes to a result, the declared columns only: the
+same text for a model without helpers, else the file wrapped in ``SELECT <declared
+columns> FROM (...)``, so a direct query over the union (a test, a benchmark) reads as
+the partials do.
+
+**Combine SQL** reads one table, ``partials``: the union of every node's output rows with
+a ``node_id`` VARCHAR column added in front. For an ``aggregate``, combine returns the
+declared output columns again (e.g. sums of the node cells). Counts of persons summed
+over nodes count a person present at two nodes twice; models say so in ``notes`` and in
+the count's description.
 
 The **digest** is SHA-256 over the manifest bytes and the bytes of every SQL file it names,
 each framed with its label and length, in a fixed order (see ``compute_digest``). Fixtures
@@ -77,7 +100,7 @@ from types import MappingProxyType
 
 from analyses._output import Output, read_output
 from analyses._params import Parameter, bind, check_order, parameter_from_toml, parse_assignments
-from analyses._sql import sql_parameters
+from analyses._sql import select_columns, sql_parameters
 from analyses._toml import Table, display_path, parse_toml
 from analyses.datasets import load_standard, standard_names
 from analyses.errors import ManifestError, ParameterError
@@ -93,7 +116,13 @@ DIGEST_CONTEXT = b"fedaudit-analysis/v1\n"
 
 @dataclass(frozen=True)
 class Model:
-    """A loaded, validated analysis model; `sql` is keyed by level, `combine` or `resolve`."""
+    """A loaded, validated analysis model; `sql` is keyed by level, `combine` or `resolve`.
+
+    `node_sql` maps each node level to its SQL file as written, which is what the node
+    executes; `sql[level]` returns only the declared output columns of it (see the module
+    docstring on dominance helpers). The two are the same text when the output declares
+    no dominance measure.
+    """
 
     id: str
     version: str
@@ -114,6 +143,7 @@ class Model:
     output: Output
     sql_files: Mapping[str, str]
     sql: Mapping[str, str]
+    node_sql: Mapping[str, str]
     path: Path
     digest: str
 
@@ -333,6 +363,9 @@ def load_model(path: Path | str) -> Model:
         if param.name not in used:
             raise table.error("name", f"{param.name} is not used by any SQL file; use it as "
                               f"${param.name} or remove it")
+    node_sql = {level: sql[level] for level in NODE_LEVELS if level in sql}
+    if output.helpers:
+        sql.update({level: select_columns(text, output.names) for level, text in node_sql.items()})
     return Model(
         id=model_id,
         **fields,
@@ -342,6 +375,7 @@ def load_model(path: Path | str) -> Model:
         output=output,
         sql_files=MappingProxyType(sql_files),
         sql=MappingProxyType(sql),
+        node_sql=MappingProxyType(node_sql),
         path=folder,
         digest=compute_digest(parts),
     )

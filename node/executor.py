@@ -10,7 +10,9 @@ temporary directory (nothing spills to disk), threads and memory from the node p
 ``lock_configuration`` so the SQL cannot reopen any of it. Parameters are bound as DuckDB
 named parameters, never pasted into the SQL. A watchdog thread interrupts the connection
 when the policy's wall-clock limit passes. Only the manifest's declared output columns, in
-order and cast to their declared types, can leave.
+order and cast to their declared types, can leave the sandbox, then the dominance helpers
+(``<m>__top1``, ``<m>__top2``, see ``analyses.manifest``) that the node's disclosure engine
+reads and drops.
 
 `ExecutionError.public` and `.code` are safe to report to HQ; `str(error)` may quote
 DuckDB's own message, which can contain values from the data, so keep it in the local log.
@@ -94,11 +96,13 @@ class ExecutionError(NodeError):
 
 
 def output_schema(model: Model) -> pa.Schema:
-    """The Arrow schema of what `model` releases: its declared columns, in order.
+    """The Arrow schema of what `model`'s node SQL returns: its declared columns, in order,
+    then the dominance helpers of each measure with ``dominance = true``.
 
     Raises ExecutionError (BAD_MODEL) for a declared type this executor cannot map.
     """
-    return pa.schema([pa.field(c.name, _arrow_type(model, c.type)) for c in model.output.columns])
+    return pa.schema([pa.field(c.name, _arrow_type(model, c.type))
+                      for c in model.output.node_columns])
 
 
 def execute(
@@ -108,12 +112,13 @@ def execute(
     snapshots: Mapping[str, Path],
     policy: Policy,
 ) -> pa.Table:
-    """Runs `model.sql[level]` over `snapshots` (dataset -> snapshot file) in the sandbox.
+    """Runs `model.node_sql[level]` over `snapshots` (dataset -> snapshot file) in the sandbox.
 
-    Returns the output as a table of exactly `output_schema(model)`. Raises
-    ExecutionError (see its codes) for anything else: a level the model has no SQL for,
-    parameters that break the model's rules, a missing snapshot, SQL that reaches outside
-    the sandbox, the time or memory limit, or output columns other than the declared ones.
+    Returns a table of exactly `output_schema(model)`, helpers included: pass it to
+    `node.disclosure.apply_disclosure`. Raises ExecutionError (see its codes) for a level
+    the model has no SQL for, parameters that break the model's rules, a missing snapshot,
+    SQL that reaches outside the sandbox, the time or memory limit, or output columns
+    other than the declared ones and their helpers.
     """
     schema = output_schema(model)
     batches = list(execute_batches(model, level, parameters, snapshots, policy))
@@ -243,10 +248,10 @@ class _Watchdog:
 
 
 def _model_sql(model: Model, level: str) -> str:
-    if level not in model.datasets or level not in model.sql:
+    if level not in model.datasets or level not in model.node_sql:
         raise ExecutionError("BAD_MODEL", f"{model.id} has no SQL for {level} nodes; it runs at "
                              f"{', '.join(model.levels) or 'no level'}")
-    return model.sql[level]
+    return model.node_sql[level]
 
 
 def _statement_parameters(model: Model, level: str, sql: str) -> frozenset[str]:
@@ -336,11 +341,13 @@ def _accepts(declared: pa.DataType, actual: pa.DataType) -> bool:
 
 
 def _check_names(model: Model, where: str, names: list[str]) -> None:
-    declared = list(model.output.names)
+    declared = [c.name for c in model.output.node_columns]
     if list(names) != declared:
+        helpers = (", then the dominance helpers of its measures with dominance = true"
+                   if model.output.helpers else "")
         raise ExecutionError("OUTPUT_MISMATCH", f"{where} returns columns {list(names)}, but the "
-                             f"manifest declares {declared}, in that order; nothing undeclared "
-                             "may leave the node")
+                             f"manifest declares {declared} (its columns{helpers}), in that "
+                             "order; nothing undeclared may leave the sandbox")
 
 
 def _check_types(model: Model, where: str, actual: pa.Schema, declared: pa.Schema) -> None:

@@ -75,3 +75,28 @@ def test_a_person_at_two_nodes_is_counted_twice(tagged):
         assert cell["payments"] == whole[key]["payments"]
         assert cell["amount"] == whole[key]["amount"]
         assert cell["persons"] == per_node[key] >= whole[key]["persons"]
+
+
+def node_output(rows) -> pa.Table:
+    """What a province node's SQL returns: the declared columns, then amount's helpers."""
+    return run_model_sql(MODEL.node_sql["province"], {"benefit_payment": payments(rows)}, PARAMS)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(row, min_size=1, max_size=30))
+def test_the_helpers_are_the_two_largest_absolute_per_person_amounts(rows):
+    per_person: dict[tuple, dict[int, decimal.Decimal]] = {}
+    for p, scheme, month, cents in rows:
+        key = (scheme, dt.date(2024, month, 1))
+        per_person.setdefault(key, {}).setdefault(p, decimal.Decimal(0))
+        per_person[key][p] += decimal.Decimal(cents).scaleb(-2)
+    out = node_output(rows)
+    assert out.column_names == [*MODEL.output.names, "amount__top1", "amount__top2"]
+    released = cells(province(rows))
+    for cell in out.to_pylist():
+        key = (cell["scheme_code"], cell["period"])
+        tops = sorted((abs(v) for v in per_person[key].values()), reverse=True)
+        assert cell["amount__top1"] == tops[0]
+        assert cell["amount__top2"] == (tops[1] if len(tops) > 1 else None)
+        # The declared columns equal what `sql` (the released shape) returns.
+        assert {k: cell[k] for k in MODEL.output.names} == released[key]

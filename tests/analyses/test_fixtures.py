@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -70,8 +72,8 @@ def test_a_leaked_id_number_is_caught(model_dir):
 
 
 def test_output_schema_must_match_the_manifest(model_dir):
-    edit(model_dir / "province.sql", "count(*) AS payments",
-         "CAST(count(*) AS INTEGER) AS payments")
+    edit(model_dir / "province.sql", "CAST(sum(payments) AS BIGINT) AS payments",
+         "CAST(sum(payments) AS INTEGER) AS payments")
     found = problems(model_dir)
     assert any("differs from [output]" in p and "payments INTEGER" in p for p in found), found
 
@@ -102,3 +104,72 @@ def test_fixture_parameters_filter_the_rows(model_dir):
     (model_dir / "fixtures" / "params.toml").unlink()
     found = problems(model_dir)
     assert any("unexpected row returned: 110,2023-12-01,1,1,3100.00" in p for p in found), found
+
+
+def test_the_level_fixture_returns_the_dominance_helpers(model_dir):
+    output = run_level_fixture(load_model(model_dir), "province")
+    assert output.column_names[-2:] == ["amount__top1", "amount__top2"]
+    tops = {(r["scheme_code"], str(r["period"])): (r["amount__top1"], r["amount__top2"])
+            for r in output.to_pylist()}
+    assert tops[("110", "2024-01-01")] == (Decimal("3200.00"), Decimal("2950.00"))
+    assert tops[("110", "2024-02-01")] == (Decimal("3200.00"), None)  # one person
+    assert tops[("170", "2024-02-01")] == (Decimal("180.00"), Decimal("0.00"))  # nets to 0
+
+
+def test_helpers_missing_from_the_sql_are_named(model_dir):
+    edit(model_dir / "province.sql",
+         ",\n    CAST(max(abs(amount), 2)[1] AS DECIMAL(38, 2)) AS amount__top1,\n"
+         "    CAST(max(abs(amount), 2)[2] AS DECIMAL(38, 2)) AS amount__top2", "")
+    found = problems(model_dir)
+    assert any("differs from [output]" in p and "then the dominance helpers" in p
+               and "amount__top1 DECIMAL(38,2)" in p for p in found), found
+
+
+def test_helpers_out_of_order_are_a_schema_difference(model_dir):
+    edit(model_dir / "province.sql", "AS amount__top1", "AS amount__topx")
+    edit(model_dir / "province.sql", "AS amount__top2", "AS amount__top1")
+    edit(model_dir / "province.sql", "AS amount__topx", "AS amount__top2")
+    found = problems(model_dir)
+    assert any("differs from [output]" in p for p in found), found
+
+
+def test_helpers_without_dominance_are_undeclared_columns(model_dir):
+    edit(model_dir / "manifest.toml", "dominance = true\n", "")
+    found = problems(model_dir)
+    assert any("differs from [output]" in p and "amount__top1" in p for p in found), found
+
+
+def test_expected_province_must_list_the_helpers(model_dir):
+    path = model_dir / "fixtures" / "expected_province.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(",".join(line.split(",")[:5]) for line in lines) + "\n",
+                    encoding="utf-8")
+    found = problems(model_dir)
+    assert any("column 'amount__top1' is missing" in p for p in found), found
+
+
+def test_a_wrong_helper_value_is_shown_as_a_diff(model_dir):
+    edit(model_dir / "fixtures" / "expected_province.csv", "6150.00,3200.00,2950.00",
+         "6150.00,3200.00,2800.00")
+    found = problems(model_dir)
+    assert any("expected row missing: 110,2024-01-01,2,3,6150.00,3200.00,2800.00" in p
+               for p in found), found
+
+
+def test_helper_values_the_engine_would_refuse_are_named(model_dir):
+    # A second-largest contribution above the largest: the node would refuse the output.
+    edit(model_dir / "province.sql", "max(abs(amount), 2)[2] AS", "max(abs(amount), 2)[1] + 1 AS")
+    found = problems(model_dir)
+    assert any("amount__top1 = 3200.00, amount__top2 = 3201.00" in p and "largest first" in p
+               for p in found), found
+
+
+def test_the_combine_fixture_never_sees_the_helpers(model_dir):
+    header = (model_dir / "fixtures" / "partials.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "__top" not in header
+    path = model_dir / "fixtures" / "partials.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + ",amount__top1"] + [line + ",1.00" for line in lines[1:]])
+                    + "\n", encoding="utf-8")
+    found = problems(model_dir)
+    assert any("column 'amount__top1' is not expected here" in p for p in found), found

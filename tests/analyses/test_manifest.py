@@ -22,8 +22,8 @@ EXTRA_PARAM = '[[parameter]]\nname = "min_amount"\ntype = "decimal"\ndefault = {
 CASES = [
     ("unknown-key", M, 'method_code = "FUND-00"', 'method_code = "FUND-00"\ncolour = "red"',
      "colour", "not a known key"),
-    ("wrong-type", M, 'version = "1.0.0"', "version = 1", "version", "must be a string"),
-    ("bad-semver", M, 'version = "1.0.0"', 'version = "1.0"', "version", "semantic version"),
+    ("wrong-type", M, 'version = "1.1.0"', "version = 1", "version", "must be a string"),
+    ("bad-semver", M, 'version = "1.1.0"', 'version = "1.0"', "version", "semantic version"),
     ("missing-key", M, 'author_unit = "fedaudit 模型库 (fedaudit model library)"\n', "",
      "author_unit", "is missing"),
     ("id-not-folder", M, 'id = "fund.benefit_summary"', 'id = "fund.other"', "id",
@@ -93,11 +93,24 @@ CASES = [
     ("column-without-description", M,
      'description = "Benefit month (待遇所属期), the 1st of the month."\n', "",
      "output.column[2].description", "is missing"),
+    ("dominance-on-count", M, 'type = "BIGINT"\nrole = "count"',
+     'type = "BIGINT"\nrole = "count"\ndominance = true', "output.column[3].dominance",
+     "only a measure carries dominance helpers"),
+    ("dominance-on-dimension", M, 'role = "dimension"', 'role = "dimension"\ndominance = true',
+     "output.column[1].dominance", "scheme_code is a dimension"),
+    ("dominance-not-bool", M, "dominance = true", 'dominance = "yes"',
+     "output.column[5].dominance", "must be true or false"),
+    ("column-named-disclosure", M, 'name = "scheme_code"', 'name = "disclosure"',
+     "output.column[1].name", "marker column the node's disclosure engine adds"),
+    ("column-named-top1", M, 'name = "payments"', 'name = "payments__top1"',
+     "output.column[4].name", "reserved for dominance helper columns"),
+    ("column-named-top2", M, 'name = "payments"', 'name = "amount__top2"',
+     "output.column[4].name", "names ending in __top2 are reserved"),
     ("sql-undeclared-parameter", P, "WHERE period", "WHERE amount > $min_amount AND period",
      "sql.province", "uses $min_amount, which is not a declared parameter"),
     ("sql-two-statements", P, "ORDER BY scheme_code, period\n",
      "ORDER BY scheme_code, period;\nSELECT 1\n", "sql.province", "holds 2 statements"),
-    ("sql-not-select", P, "SELECT\n", "CREATE TABLE x AS SELECT\n", "sql.province",
+    ("sql-not-select", P, "WITH per_person", "CREATE TABLE x AS WITH per_person", "sql.province",
      "one SELECT"),
     ("sql-syntax", P, "GROUP BY scheme_code", "GROUP BY BY scheme_code", "sql.province",
      "cannot parse"),
@@ -124,7 +137,7 @@ def test_broken_rule_names_file_and_key(model_dir, file, old, new, key, fragment
 
 def test_the_real_model_loads_with_every_field(model_dir):
     model = load_model(model_dir)
-    assert model.id == "fund.benefit_summary" and model.version == "1.0.0"
+    assert model.id == "fund.benefit_summary" and model.version == "1.1.0"
     assert (model.area, model.name, model.kind) == ("fund", "benefit_summary", "aggregate")
     assert model.datasets == {"province": ("benefit_payment",)}
     assert model.levels == ("province",)
@@ -136,7 +149,16 @@ def test_the_real_model_loads_with_every_field(model_dir):
     assert "counted twice" in model.notes
     assert "counted twice" in model.output.by_role("count")[0].description
     assert set(model.sql) == {"province", "combine"}
-    assert "count(DISTINCT id_no)" in model.sql["province"]
+    assert "count(id_no) AS persons" in model.node_sql["province"]
+    # amount carries dominance helpers: the node runs the file as written, while `sql`
+    # returns the declared columns only, as the partials hold them.
+    assert [c.name for c in model.output.columns if c.dominance] == ["amount"]
+    assert [c.name for c in model.output.helpers] == ["amount__top1", "amount__top2"]
+    assert model.node_sql["province"] == (model_dir / P).read_text(encoding="utf-8")
+    assert model.sql["province"] != model.node_sql["province"]
+    assert model.sql["province"].startswith(
+        'SELECT "scheme_code", "period", "persons", "payments", "amount"\nFROM (\n')
+    assert model.sql["combine"] == (model_dir / "combine.sql").read_text(encoding="utf-8")
     assert model.path == model_dir and len(model.digest) == 64
 
 
@@ -155,7 +177,7 @@ def test_sql_file_not_utf8(model_dir):
 
 
 def test_invalid_toml_names_the_file(model_dir):
-    edit(model_dir / M, 'version = "1.0.0"', "version = ")
+    edit(model_dir / M, 'version = "1.1.0"', "version = ")
     with pytest.raises(ManifestError, match="manifest.toml: not valid TOML"):
         load_model(model_dir)
 
@@ -182,3 +204,28 @@ def test_level_with_datasets_needs_its_sql(model_dir):
     edit(model_dir / M, 'province = ["benefit_payment"]',
          f'province = ["benefit_payment"]\n{others[0]} = ["benefit_payment"]')
     expect_error(model_dir, f"sql.{others[0]}", "is missing")
+
+
+def test_dominance_is_optional_and_false_by_default(model_dir):
+    edit(model_dir / M, "dominance = true\n", "")
+    model = load_model(model_dir)
+    assert not any(c.dominance for c in model.output.columns)
+    assert model.output.helpers == ()
+    # Without helpers, `sql` and `node_sql` are the file as written.
+    assert model.sql["province"] == model.node_sql["province"] == (model_dir / P).read_text()
+
+
+def test_dominance_false_is_accepted(model_dir):
+    edit(model_dir / M, "dominance = true", "dominance = false")
+    assert load_model(model_dir).output.helpers == ()
+
+
+def test_helpers_follow_the_declared_order_of_dominance_measures(model_dir):
+    edit(model_dir / M, 'role = "measure"\ndescription = "Payment rows',
+         'role = "measure"\ndominance = true\ndescription = "Payment rows')
+    output = load_model(model_dir).output
+    assert [(c.name, c.type) for c in output.helpers] == [
+        ("payments__top1", "BIGINT"), ("payments__top2", "BIGINT"),
+        ("amount__top1", "DECIMAL(38,2)"), ("amount__top2", "DECIMAL(38,2)")]
+    assert [c.name for c in output.node_columns] == [*output.names,
+                                                    *(c.name for c in output.helpers)]

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from analyses import ModelSQLError, partials_table, run_model_sql
+from analyses._sql import select_columns
 
 PEOPLE = pa.table({"name": ["a", "b", "c"], "n": [1, 2, 3]})
 
@@ -73,3 +74,30 @@ def test_partials_put_node_id_first():
 def test_partials_need_one_schema():
     with pytest.raises(ModelSQLError, match="one schema"):
         partials_table({"gd": pa.table({"k": ["x"]}), "js": pa.table({"k": [1]})})
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name, n, n * 2 AS twice FROM people ORDER BY n DESC",
+        "SELECT name, n, n * 2 AS twice FROM people ORDER BY n DESC;",
+        "SELECT name, n, n * 2 AS twice FROM people ORDER BY n DESC -- 最后\n",
+        "-- 注释; with a semicolon\nSELECT name, n, n * 2 AS twice FROM people\n"
+        "ORDER BY n DESC; -- 结束\n",
+        "SELECT ';' || name AS name, n, 0 AS twice FROM people ORDER BY n DESC /* ; */",
+    ],
+    ids=["plain", "semicolon", "line-comment", "utf8-comments", "semicolon-in-literal"],
+)
+def test_select_columns_keeps_the_named_columns_and_the_order(sql):
+    wrapped = select_columns(sql, ["name", "n"])
+    out = run_model_sql(wrapped, {"people": PEOPLE}, {})
+    assert out.column_names == ["name", "n"]
+    assert out.column("n").to_pylist() == [3, 2, 1]
+    assert out.column("name").to_pylist() == run_model_sql(sql, {"people": PEOPLE}, {}).column(
+        "name").to_pylist()
+
+
+def test_select_columns_keeps_parameters_bound():
+    wrapped = select_columns("SELECT name, n FROM people WHERE n >= $low ORDER BY n", ["name"])
+    out = run_model_sql(wrapped, {"people": PEOPLE}, {"low": 3})
+    assert out.to_pylist() == [{"name": "c"}]

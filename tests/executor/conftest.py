@@ -36,10 +36,10 @@ description = "Persons."
 
 [[output.column]]
 name = "amount"
-type = "DECIMAL(38,2)"
+type = "{amount_type}"
 role = "measure"
 description = "Amount."
-"""
+{dominance}"""
 
 _MANIFEST = """
 id = "sandbox.{name}"
@@ -89,11 +89,18 @@ def make_snapshot(path: Path, dataset: str = "benefit_payment", csv: Path | None
     return path
 
 
-def write_model(root: Path, name: str, sql: str, parameters: str = "") -> Model:
-    """Writes and loads the model `sandbox.<name>` whose province SQL is `sql`."""
+def write_model(root: Path, name: str, sql: str, parameters: str = "", *,
+                dominance: bool = False, amount_type: str = "DECIMAL(38,2)") -> Model:
+    """Writes and loads the model `sandbox.<name>` whose province SQL is `sql`.
+
+    With `dominance`, the measure `amount` (of `amount_type`) is declared with
+    ``dominance = true``, so `sql` must return amount__top1 and amount__top2 last.
+    """
     folder = root / "sandbox" / name
     folder.mkdir(parents=True)
-    manifest = _MANIFEST.format(name=name, parameters=textwrap.dedent(parameters), output=_OUTPUT)
+    output = _OUTPUT.format(amount_type=amount_type,
+                            dominance="dominance = true\n" if dominance else "")
+    manifest = _MANIFEST.format(name=name, parameters=textwrap.dedent(parameters), output=output)
     (folder / "manifest.toml").write_text(manifest, encoding="utf-8")
     (folder / "province.sql").write_text(sql, encoding="utf-8")
     (folder / "combine.sql").write_text(_COMBINE, encoding="utf-8")
@@ -118,6 +125,10 @@ def policy() -> Policy:
 
 @pytest.fixture
 def models(tmp_path):
-    """`models(name, sql, parameters="")` writes and loads a throw-away model."""
+    """`models(name, sql, parameters="", **options)` writes and loads a throw-away model.
+
+    The options are those of `write_model` (`dominance`, `amount_type`).
+    """
     root = tmp_path / "models"
-    return lambda name, sql, parameters="": write_model(root, name, sql, parameters)
+    return lambda name, sql, parameters="", **options: write_model(root, name, sql, parameters,
+                                                                   **options)

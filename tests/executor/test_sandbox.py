@@ -99,7 +99,8 @@ def test_python_variables_are_not_tables(models, snapshots, policy):
 )
 def test_hand_built_model_with_other_statements_is_refused(outside, snapshot, snapshots,
                                                            policy, sql):
-    model = dataclasses.replace(SUMMARY, sql={**SUMMARY.sql, "province": sql.format(dir=outside)})
+    model = dataclasses.replace(SUMMARY, node_sql={**SUMMARY.node_sql,
+                                                  "province": sql.format(dir=outside)})
     before = sha256(snapshot)
     with pytest.raises(ExecutionError) as caught:
         execute(model, "province", {}, snapshots, policy)
