@@ -16,8 +16,9 @@ rows refuse the whole output: the engine refuses rather than truncates.
   count and every measure set to NULL. The row stays, and the engine's marker column
   ``disclosure`` (VARCHAR, after the declared columns) says ``"primary"``; released rows
   have NULL there.
-* Dominance and p% rule, by a manifest-free convention: for a measure ``amount`` the node
-  SQL may also return ``amount__top1`` and ``amount__top2``, the largest and the
+* Dominance and p% rule, for each measure the manifest marks ``dominance = true`` (see
+  ``analyses.manifest``): for a measure ``amount`` the node SQL also returns
+  ``amount__top1`` and ``amount__top2``, the largest and the
   second-largest absolute contribution of one person to the cell (the sum over the
   person's rows, then ``abs``; NULL when the cell has fewer persons). With both present
   the engine applies (n, k) dominance (n = 1 or 2) and, when ``p_percent > 0``, the p%
