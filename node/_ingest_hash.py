@@ -1,19 +1,25 @@
-"""Hashes for ingest: the snapshot's content hash and the source file's, in the background.
+"""Hashing and streaming for ingest: snapshot content hashes and the source file's bytes.
 
-The content hash names a snapshot: SHA-256 over a canonical form of its table.
+The content hash names a snapshot: SHA-256 over a canonical form of its table. The
+source file is streamed in chunks to hash it (in the background), to check that it is
+UTF-8 and to transcode it.
 
 The canonical form does not depend on how the data was read (CSV or Parquet, UTF-8 or
 GBK, batch sizes): for each column, in order, its name and Arrow type, then one digest
 of the row numbers that are NULL (int64), one of the values (NULL as zero; strings as
 their int32 lengths) and, for strings, one of the UTF-8 bytes. Values are read from
-the Arrow buffers, little-endian on every supported platform.
+the Arrow buffers, little-endian on every supported platform. Each column's digests
+depend on that column alone, so the columns are read and hashed one at a time, on a
+few threads with a cursor each.
 """
 
 from __future__ import annotations
 
+import codecs
 import decimal
 import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -22,46 +28,49 @@ import pyarrow.compute as pc
 
 from node.errors import NodeError
 
-__all__ = ["Background", "FileHash", "content_hash", "hash_on_cursor"]
+__all__ = ["FileHash", "content_hash", "transcode", "utf8_error"]
 
 #: Snapshot ids are this many hex characters of the SHA-256 (64 bits).
 ID_LENGTH = 16
 _BATCH = 1 << 17
 _CHUNK = 8 << 20
+#: Columns hashed at once; DuckDB's reads and SHA-256 both release the GIL.
+_WORKERS = 2
 
 
 def content_hash(con: duckdb.DuckDBPyConnection, table: str, dataset: str,
                  version: int) -> str:
     """The snapshot id of table (a SQL table name) for dataset at standard version.
 
-    Reads the table in insertion order, one Arrow batch at a time. Raises
-    duckdb.Error if the table cannot be read.
+    Reads each column in insertion order, one Arrow batch at a time, on a cursor of
+    its own. Raises duckdb.Error if the table cannot be read.
     """
-    rel = con.sql(f"SELECT * FROM {table}")
-    read = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
-    reader = read(_BATCH)
-    columns = [_ColumnHash(f) for f in reader.schema]
-    start = 0
-    for batch in reader:
-        for col, arr in zip(columns, batch.columns, strict=True):
-            col.update(arr, start)
-        start += batch.num_rows
+    names = con.sql(f"SELECT * FROM {table} LIMIT 0").columns
+    cursors = [con.cursor() for _ in names]
+    try:
+        with ThreadPoolExecutor(max_workers=min(_WORKERS, len(names) or 1)) as pool:
+            digests = list(pool.map(lambda c, n: _hash_column(c, table, n), cursors, names))
+    finally:
+        for cursor in cursors:
+            cursor.close()
     top = hashlib.sha256(f"fedaudit-snapshot/v1|{dataset}|{version}|".encode())
-    for col in columns:
-        top.update(col.digest())
+    for digest in digests:
+        top.update(digest)
     return top.hexdigest()[:ID_LENGTH]
 
 
-def hash_on_cursor(cursor: duckdb.DuckDBPyConnection, table: str, dataset: str,
-                   version: int) -> str:
-    """content_hash on a cursor of its own (a second connection), then closes the cursor.
-
-    Raises duckdb.Error if the table cannot be read.
-    """
-    try:
-        return content_hash(cursor, table, dataset, version)
-    finally:
-        cursor.close()
+def _hash_column(cursor: duckdb.DuckDBPyConnection, table: str, name: str) -> bytes:
+    """The digests of one column of table, read on cursor (used by this thread alone)."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    rel = cursor.sql(f"SELECT {quoted} FROM {table}")
+    read = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
+    reader = read(_BATCH)
+    column = _ColumnHash(reader.schema.field(0))
+    start = 0
+    for batch in reader:
+        column.update(batch.column(0), start)
+        start += batch.num_rows
+    return column.digest()
 
 
 class _ColumnHash:
@@ -118,30 +127,6 @@ def _zero(t: pa.DataType) -> pa.Scalar:
     return pa.scalar(0, t)
 
 
-class Background:
-    """Runs fn(*args) in a thread; `result` waits and returns its value or raises its error."""
-
-    def __init__(self, fn, *args) -> None:
-        self._value, self._error = None, None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn, args) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:  # Re-raised in the caller's thread by result().
-            self._error = exc
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class FileHash:
     """SHA-256 of a file, computed in a background thread."""
 
@@ -167,3 +152,39 @@ class FileHash:
         if self._error is not None:
             raise NodeError(f"cannot read {self._error.filename}: {self._error.strerror}; "
                             f"check that the file is readable")
+
+
+def utf8_error(path: Path) -> int | None:
+    """The offset of the first byte that is not valid UTF-8, or None if all are."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start
+            if not chunk:
+                return None
+            offset += len(chunk)
+
+
+def transcode(source: Path, target: Path, encoding: str) -> int | None:
+    """Writes source, decoded from encoding, to target as UTF-8.
+
+    Returns None, or the offset of the first byte of source that is not valid in
+    encoding (target is then incomplete). Raises OSError if a file cannot be read or
+    written, LookupError if encoding is unknown.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    try:
+        with open(source, "rb") as f, open(target, "wb") as out:
+            while chunk := f.read(_CHUNK):
+                out.write(decoder.decode(chunk).encode("utf-8"))
+                offset += len(chunk)
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return offset + exc.start
+    return None

@@ -245,14 +245,10 @@ def list_problems(con: duckdb.DuckDBPyConnection, table: str, checks: list[Check
                   standard: DatasetStandard) -> tuple[list[Problem], dict[str, dict[str, int]]]:
     """Counts every check's failures in one pass; lists the first MAX_LISTED by row.
 
-    Raises duckdb.Error if the SQL fails (a bug, not a user problem).
+    Call it only when `summarise` found failing rows. Raises duckdb.Error if the SQL
+    fails (a bug, not a user problem).
     """
     if not checks:
-        return [], {}
-    # One predicate over all checks is much cheaper than a count per check, and a file
-    # without problems is the common case.
-    anything = " OR ".join(f"({c.condition})" for c in checks)
-    if not con.execute(f"SELECT count(*) FROM {table} WHERE {anything}").fetchone()[0]:
         return [], {}
     counts_sql = ", ".join(f"count(*) FILTER (WHERE {c.condition})" for c in checks)
     found = con.execute(f"SELECT {counts_sql} FROM {table}").fetchone()
@@ -270,31 +266,6 @@ def list_problems(con: duckdb.DuckDBPyConnection, table: str, checks: list[Check
     rows = con.execute(" UNION ALL ".join(parts) +
                        f" ORDER BY row, check_no LIMIT {MAX_LISTED}").fetchall()
     return [_problem(row, failing[i], value, standard) for row, i, value in rows], counts
-
-
-def snapshot_stats(con: duckdb.DuckDBPyConnection, table: str,
-                   standard: DatasetStandard) -> dict:
-    """What the catalog records about a snapshot's rows, in one scan plus one for gaps.
-
-    `table` is a table name or a parenthesised query with every column of the standard.
-    Returns data_as_of (the latest value, or None), period_min, period_max, missing
-    (months inside the range without rows) and null_counts (NULLs per column). Raises
-    duckdb.Error if the table cannot be read.
-    """
-    names = standard.column_names
-    p = _q(standard.period_column) if standard.period_column else "NULL::DATE"
-    nulls = ", ".join(f"count(*) - count({_q(c)})" for c in names)
-    as_of, lo, hi, *counts = con.execute(
-        f"SELECT max(data_as_of), min({p}), max({p}), {nulls} FROM {table}").fetchone()
-    missing = ()
-    if lo is not None:
-        missing = tuple(m for (m,) in con.execute(
-            f"SELECT CAST(m AS DATE) AS m FROM generate_series(?::DATE, ?::DATE, "
-            f"INTERVAL 1 MONTH) AS g(m) WHERE CAST(m AS DATE) NOT IN "
-            f"(SELECT DISTINCT {p} FROM {table} WHERE {p} IS NOT NULL) ORDER BY m",
-            [lo, hi]).fetchall())
-    return {"data_as_of": as_of, "period_min": lo, "period_max": hi, "missing": missing,
-            "null_counts": dict(zip(names, counts, strict=True))}
 
 
 def _problem(row: int, check: Check, value: str | None, std: DatasetStandard) -> Problem:

@@ -353,14 +353,33 @@ def quality_rows(catalog: Catalog) -> list[dict]:
     return rows
 
 
-def write_quality_snapshot(catalog: Catalog) -> SnapshotRecord:
+def _write_quality_file(con: duckdb.DuckDBPyConnection, path: Path, table: pa.Table) -> str:
+    """Writes table as the dataset_quality table of a new DuckDB file at path; returns its id."""
+    std = load_standard(QUALITY_DATASET)
+    name = f'fedaudit_quality."{std.name}"'
+    columns = ", ".join(f'"{c.name}" {c.type}' for c in std.columns)
+    con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS fedaudit_quality")
+    con.register("quality_rows", table)
+    try:
+        con.execute(f"CREATE TABLE {name} ({columns})")
+        con.execute(f"INSERT INTO {name} SELECT * FROM quality_rows")
+        return content_hash(con, name, std.name, std.version)
+    finally:
+        con.unregister("quality_rows")
+        con.execute("DETACH fedaudit_quality")
+
+
+def write_quality_snapshot(catalog: Catalog,
+                           con: duckdb.DuckDBPyConnection | None = None) -> SnapshotRecord:
     """Writes the dataset_quality snapshot of catalog's current data; returns its record.
 
     The file is written to a temporary name, synced and renamed into place, like an
     ingested snapshot; the caller records it with `with_snapshot` and `save` (after which
     it is current). Its id is a content hash, so the same facts give the same snapshot.
-    Call it while holding `ingest_lock`. Raises OSError if the data directory cannot be
-    written, and duckdb.Error if DuckDB cannot write the file.
+    con, if given, is an open DuckDB connection to write through (the file is attached
+    to it and detached again), which saves starting a database. Call it while holding
+    `ingest_lock`. Raises OSError if the data directory cannot be written, and
+    duckdb.Error if DuckDB cannot write the file.
     """
     std = load_standard(QUALITY_DATASET)
     rows = quality_rows(catalog)
@@ -370,12 +389,8 @@ def write_quality_snapshot(catalog: Catalog) -> SnapshotRecord:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(folder / "derive.duckdb")
     try:
-        with duckdb.connect(str(tmp)) as con:
-            con.register("quality_rows", table)
-            columns = ", ".join(f'"{c.name}" {c.type}' for c in std.columns)
-            con.execute(f'CREATE TABLE "{std.name}" ({columns})')
-            con.execute(f'INSERT INTO "{std.name}" SELECT * FROM quality_rows')
-            snapshot_id = content_hash(con, f'"{std.name}"', std.name, std.version)
+        with duckdb.connect() if con is None else contextlib.nullcontext(con) as use:
+            snapshot_id = _write_quality_file(use, tmp, table)
     except BaseException:
         for leftover in folder.glob(f"{tmp.name}*"):
             leftover.unlink(missing_ok=True)

@@ -5,6 +5,14 @@ any structural problem (raising IngestRejected, data directory untouched) and ot
 writes a new immutable snapshot and makes it current in the catalog together with fresh
 dataset_quality facts (see node.catalog for the layout and the crash-safety argument).
 All checks run as DuckDB SQL over whole columns; no Python code runs per row.
+
+The file is read and typed once. An ingest writes the typed rows straight into a DuckDB
+file in its private temporary folder, with a guard that evaluates every row check as the
+rows load and stops the load at the first row that breaks one; such a file is then
+loaded in full, with the columns that locate and count its problems, and rejected.
+Otherwise one scan of the written table gathers the catalog's statistics, the content
+hash is read from it, and the file itself is moved into the data directory under the
+ingest lock: the rows are never typed or written twice.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import datetime as dt
+import errno
 import os
 import shutil
 import tempfile
@@ -24,22 +33,14 @@ import duckdb
 
 from analyses.datasets import DatasetStandard, UnknownDataset, load_standard
 from node import catalog as cat
-from node._ingest_hash import Background, FileHash, hash_on_cursor
-from node._ingest_report import (
-    IngestReport,
-    Problem,
-    build_checks,
-    is_trimmed,
-    list_problems,
-    snapshot_stats,
-)
+from node._ingest_hash import FileHash, content_hash, transcode, utf8_error
+from node._ingest_report import IngestReport, Problem, build_checks, list_problems
+from node._ingest_sql import GUARD_ERROR, missing_months, summarise, typed_queries
 from node.errors import NodeError
-from node.idno import sql_normalise_query, sql_unknown_area
 
 __all__ = ["IngestRejected", "IngestReport", "Problem", "ingest_file", "validate_file"]
 
 Progress = Callable[[str], None]
-_CHUNK = 8 << 20
 _PARQUET_MAGIC = b"PAR1"
 _PRIVATE_PREFIX = "fedaudit-ingest-"
 #: Seconds between progress lines while one long statement runs.
@@ -79,14 +80,15 @@ def ingest_file(data_dir: str | Path, dataset: str, path: str | Path, *,
     """
     standard, path = _resolve(dataset, path)
     data_dir = Path(data_dir)
-    with _Session(standard, path, encoding, progress) as session:
+    with _Session(standard, path, encoding, progress, keep=True) as session:
         report = session.check()
         if not report.accepted:
             raise IngestRejected(report)
+        snapshot_id = session.seal(report)  # Still in the private folder only.
         with cat.ingest_lock(data_dir):
             for stale in cat.remove_stale_temp(data_dir):
                 session.say(f"removed a stale temporary file {stale.name}")
-            return session.write_snapshot(data_dir, report, as_of)
+            return session.publish(data_dir, report, snapshot_id, as_of)
 
 
 def _resolve(dataset: str, path: str | Path) -> tuple[DatasetStandard, Path]:
@@ -104,14 +106,22 @@ def _resolve(dataset: str, path: str | Path) -> tuple[DatasetStandard, Path]:
 
 
 class _Session:
-    """One validation run: a private DuckDB in a temporary folder, holding table `typed`."""
+    """One validation run: a private DuckDB in a temporary folder, holding the typed rows.
+
+    The rows are in `table`: `typed` in memory, loaded by the full typed query (see
+    typed_queries), to validate only or to list a file's problems; for an ingest
+    (keep=True) first `snap.typed` in the file `snapshot_file`, loaded by the guarded
+    query, which becomes the snapshot.
+    """
 
     def __init__(self, standard: DatasetStandard, path: Path, encoding: str | None,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, *, keep: bool = False) -> None:
         self.standard, self.path, self.encoding = standard, path, encoding
         self.progress = progress
+        self.keep = keep
+        self.table = "typed"
+        self.extra: tuple[str, ...] = ()
         self.started = time.perf_counter()
-        self.hasher: Background | None = None
         if encoding is not None:
             try:
                 self.encoding = codecs.lookup(encoding).name
@@ -122,12 +132,11 @@ class _Session:
     def __enter__(self) -> _Session:
         _sweep_private_folders()
         self.tmp = tempfile.TemporaryDirectory(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-")
+        self.snapshot_file = Path(self.tmp.name) / "snapshot.duckdb"
         self.con = duckdb.connect(":memory:", config={"temp_directory": self.tmp.name})
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.hasher is not None:
-            self.hasher.wait()
         self.con.close()
         self.tmp.cleanup()
 
@@ -158,7 +167,7 @@ class _Session:
             ticker.join()
 
     def check(self) -> IngestReport:
-        """Loads the file into table `typed`, runs every check, and returns the report."""
+        """Loads the file, runs every check, and returns the report."""
         with open(self.path, "rb") as f:
             fmt = "parquet" if f.read(4) == _PARQUET_MAGIC else "csv"
         size_mb = self.path.stat().st_size / 1e6
@@ -173,66 +182,87 @@ class _Session:
                               source_sha256=digest.hexdigest, format=fmt, encoding=encoding)
         if problem:
             return report.with_problems([problem])
-        rows = self.con.execute("SELECT count(*) FROM typed").fetchone()[0]
+        rows = self.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
         self.say(f"loaded {rows:,} rows; checking them against {self.standard.name} "
                  f"v{self.standard.version}")
+        with_ids = self.standard.id_column in self.present
+        self.summary = summarise(self.con, self.table, self.standard, with_ids,
+                                 guarded=self.table != "typed")
         problems = list(self.file_problems)
         if rows == 0:
             problems.append(Problem(None, None, "no_rows", None,
                                     "the file has a header but no data rows"))
-        listed, counts = list_problems(self.con, "typed", self.checks, self.standard)
+        listed, counts = [], {}
+        if self.summary.failing:
+            listed, counts = list_problems(self.con, self.table, self.checks, self.standard)
         report = report.with_problems(problems + listed, counts, rows=rows)
-        if self.standard.id_column in self.present and report.accepted:
-            report = report.with_ids(*self._id_counts("typed"))
+        if with_ids and report.accepted:
+            report = report.with_ids(self.summary.id_status_counts, self.summary.unknown_area)
         self.say("no structural problems" if report.accepted
                  else f"rejected: {report.problem_total:,} problems")
         return report
 
-    def write_snapshot(self, data_dir: Path, report: IngestReport,
-                       as_of: dt.date | None) -> IngestReport:
-        """Writes `typed` as a snapshot file, then makes it current in the catalog."""
+    def seal(self, report: IngestReport) -> str:
+        """Turns the checked table into the finished snapshot file; returns its id.
+
+        Drops the check-only columns, names the table after the dataset, reads the
+        content hash and the missing months from it and closes the file. Only the
+        private folder changes. Raises duckdb.Error if DuckDB cannot finish the file.
+        """
         std = self.standard
-        folder = data_dir / cat.SNAPSHOTS_DIR / std.name
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = cat.temp_path(folder / "ingest.duckdb")
-        stats = snapshot_stats(self.con, f"({self._final_query()})", std)
+        if self.table != "snap.typed":  # Only a guarded load can be accepted.
+            raise NodeError(f"internal error: {self.path.name} was accepted without a "
+                            f"guarded load; please report this bug")
         self.say(f"writing the snapshot ({report.rows:,} rows) and hashing its content")
-        # The content hash reads `typed` on a second cursor while DuckDB writes the file.
-        self.hasher = Background(hash_on_cursor, self.con.cursor(),
-                                 f"({self._final_query()})", std.name, std.version)
-        try:
-            self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snap")
-            with self._ticking("writing"):
-                self.con.execute(f'CREATE TABLE snap."{std.name}" AS {self._final_query()}')
-            self.con.execute("DETACH snap")
-            snapshot_id = self.hasher.result()
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute("DETACH DATABASE IF EXISTS snap")
-            for leftover in folder.glob(f"{tmp.name}*"):
-                leftover.unlink(missing_ok=True)
-            raise
+        for name in self.extra:
+            self.con.execute(f"ALTER TABLE snap.typed DROP COLUMN {_ident(name)}")
+        self.con.execute(f"ALTER TABLE snap.typed RENAME TO {_ident(std.name)}")
+        table = f"snap.{_ident(std.name)}"
+        self.missing = missing_months(self.con, table, std, self.summary.period_min,
+                                      self.summary.period_max)
+        snapshot_id = content_hash(self.con, table, std.name, std.version)
+        self.con.execute("CHECKPOINT snap")
+        self.con.execute("DETACH snap")
+        if _wal(self.snapshot_file).exists():  # The file alone must hold everything.
+            raise NodeError(f"internal error: DuckDB left a write-ahead log beside the "
+                            f"snapshot of {self.path.name}; please report this bug")
+        return snapshot_id
+
+    def publish(self, data_dir: Path, report: IngestReport, snapshot_id: str,
+                as_of: dt.date | None) -> IngestReport:
+        """Moves the sealed snapshot file into place and makes it current in the catalog.
+
+        Call it while holding the ingest lock. Raises OSError if data_dir cannot be
+        written, duckdb.Error if the quality snapshot cannot be written.
+        """
+        std, stats = self.standard, self.summary
         relpath = cat.snapshot_relpath(std.name, snapshot_id)
         final = data_dir / relpath
-        if final.exists():
-            tmp.unlink()  # The same content is already there; snapshots are immutable.
-        else:
-            cat.publish(tmp, final)
+        # If final exists, the same content is already there; snapshots are immutable.
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cat.temp_path(final.parent / "ingest.duckdb")
+            try:
+                _move(self.snapshot_file, tmp)
+                cat.publish(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         record = cat.SnapshotRecord(
             snapshot_id=snapshot_id, dataset=std.name, standard_version=std.version,
             path=relpath, rows=report.rows, source_name=self.path.name,
             source_sha256=report.source_sha256,
-            data_as_of=stats["data_as_of"] or as_of or dt.date.today(),
+            data_as_of=stats.data_as_of or as_of or dt.date.today(),
             ingested_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-            period_min=stats["period_min"], period_max=stats["period_max"],
-            missing_months=stats["missing"], id_status_counts=report.id_status_counts,
-            unknown_area=report.unknown_area, null_counts=stats["null_counts"],
+            period_min=stats.period_min, period_max=stats.period_max,
+            missing_months=self.missing, id_status_counts=report.id_status_counts,
+            unknown_area=report.unknown_area, null_counts=stats.null_counts,
         )
         # The quality facts are derived from the new catalog and recorded in the same
         # atomic catalog replacement: both snapshots become current together, or neither.
         catalog = cat.Catalog.load(data_dir).with_snapshot(record)
         self.say(f"deriving {cat.QUALITY_DATASET} from the catalog")
-        quality = cat.write_quality_snapshot(catalog)
+        quality = cat.write_quality_snapshot(catalog, self.con)
         self.say(f"recording snapshot {snapshot_id} in the catalog")
         catalog.with_snapshot(quality).save()
         self.say("done")
@@ -241,7 +271,7 @@ class _Session:
     # -- loading ---------------------------------------------------------------------
 
     def _load(self, fmt: str) -> tuple[str | None, dict[str, str], Problem | None]:
-        """Loads the file into `typed`; returns (encoding, the file's columns, problem).
+        """Loads the file into `table`; returns (encoding, the file's columns, problem).
 
         A CSV is read as UTF-8 unless another encoding was named; if DuckDB refuses it
         and it is not valid UTF-8, it is transcoded from GB18030 (a superset of GBK)
@@ -256,7 +286,7 @@ class _Session:
         found, problem = self._load_path(self.path, fmt)
         if problem is None or problem.kind != "bad_file":
             return encoding, found, problem
-        bad_at = _utf8_error(self.path)
+        bad_at = utf8_error(self.path)
         if bad_at is None:
             return encoding, found, problem  # Valid UTF-8: the CSV itself is broken.
         if self.encoding is not None:
@@ -264,98 +294,63 @@ class _Session:
                                          f"the file is not valid UTF-8 (byte {bad_at})")
         return "gb18030", *self._transcode_and_load("gb18030", bad_at)
 
-    def _transcode_and_load(self, encoding: str, utf8_error: int | None
+    def _transcode_and_load(self, encoding: str, not_utf8_at: int | None
                             ) -> tuple[dict[str, str], Problem | None]:
         self.say(f"transcoding {self.path.name} from {encoding} to UTF-8")
         target = Path(self.tmp.name) / "source.csv"
-        decoder = codecs.getincrementaldecoder(encoding)("strict")
-        offset = 0
-        try:
-            with open(self.path, "rb") as f, open(target, "wb") as out:
-                while chunk := f.read(_CHUNK):
-                    out.write(decoder.decode(chunk).encode("utf-8"))
-                    offset += len(chunk)
-                out.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError as exc:
-            where = "" if utf8_error is None else f"UTF-8 (byte {utf8_error}) nor "
+        bad_at = transcode(self.path, target, encoding)
+        if bad_at is not None:
+            where = "" if not_utf8_at is None else f"UTF-8 (byte {not_utf8_at}) nor "
             return {}, Problem(None, None, "bad_encoding", None,
-                               f"the file is neither {where}{encoding} "
-                               f"(byte {offset + exc.start})")
+                               f"the file is neither {where}{encoding} (byte {bad_at})")
         return self._load_path(target, "csv")
 
     def _load_path(self, path: Path, fmt: str) -> tuple[dict[str, str], Problem | None]:
-        """Creates view `raw` over path and table `typed` from it.
+        """Loads the file at path into `table`.
 
         Returns the file's column names with their DuckDB types, and a `bad_file`
-        problem if DuckDB cannot read the file.
+        problem if DuckDB cannot read the file. For an ingest of a file without
+        file-level problems, the guarded load comes first; only if it stops at a row that
+        breaks a check is the file loaded in full, in memory, to list its problems.
         """
         lit = f"'{_sql_str(str(path))}'"
         reader = (f"read_parquet({lit})" if fmt == "parquet"
                   else f"read_csv({lit}, header = true, all_varchar = true)")
         try:
-            self.con.execute(f"CREATE OR REPLACE VIEW raw AS SELECT * FROM {reader}")
-            rel = self.con.sql("SELECT * FROM raw")
+            # No view over the reader: DuckDB would sniff the CSV again each time it is bound.
+            rel = self.con.sql(f"SELECT * FROM {reader}")
             found = {name: str(t) for name, t in zip(rel.columns, rel.types, strict=True)}
-            self.checks, self.file_problems, self.present = build_checks(self.standard, found)
-            with self._ticking("loading"):
-                self.con.execute(f"CREATE OR REPLACE TABLE typed AS {self._typed_query(found)}")
         except duckdb.Error as exc:
-            return {}, Problem(None, None, "bad_file", None, _first_lines(str(exc)))
+            return {}, _bad_file(exc)
+        self.checks, self.file_problems, self.present = build_checks(self.standard, found)
+        queries = typed_queries(self.standard, reader, found, self.present, self.checks)
+        if self.keep and not self.file_problems:
+            self._attach_private_file()
+            try:
+                with self._ticking("loading"):
+                    self.con.execute(f"CREATE TABLE snap.typed AS {queries.guarded}")
+                self.table, self.extra = "snap.typed", queries.extra
+                return found, None
+            except duckdb.Error as exc:
+                self.con.execute("DETACH snap")
+                self.snapshot_file.unlink(missing_ok=True)
+                if GUARD_ERROR not in str(exc):
+                    return {}, _bad_file(exc)
+            self.say("some rows break the standard; loading the file again to list them")
+        self.table = "typed"
+        try:
+            with self._ticking("loading"):
+                self.con.execute(f"CREATE OR REPLACE TABLE typed AS {queries.full}")
+        except duckdb.Error as exc:
+            return {}, _bad_file(exc)
         return found, None
 
-    def _typed_query(self, found: dict[str, str]) -> str:
-        """SQL casting each present column of `raw` to its standard type.
-
-        A non-VARCHAR column c also gets `_bad_c`: the text of a value that did not cast.
-        Coded and formatted text columns are trimmed of surrounding spaces (padding from
-        fixed-width exports would break their checks); other text is kept as received.
-        DuckDB's casts ignore surrounding spaces themselves, except for booleans.
-        """
-        inner, bad = [], []
-        for col in self.standard.columns:
-            raw_name = self.present.get(col.name)
-            if raw_name is None:
-                continue
-            q, name = _ident(raw_name), _ident(col.name)
-            if found[raw_name] != "VARCHAR":
-                q = f"CAST({q} AS VARCHAR)"
-            elif is_trimmed(col):
-                q = (f"CASE WHEN {q} LIKE ' %' OR {q} LIKE '% ' THEN nullif(trim({q}), '') "
-                     f"ELSE {q} END")
-            if col.type == "VARCHAR":
-                inner.append(f"{q} AS {name}")
-                continue
-            raw_alias = _ident("_raw_" + col.name)
-            inner.append(f"TRY_CAST({q} AS {col.type}) AS {name}, {q} AS {raw_alias}")
-            bad.append((raw_alias, f"CASE WHEN {name} IS NULL THEN nullif(trim({raw_alias}), "
-                                   f"'') END AS {_ident('_bad_' + col.name)}"))
-        query = f"SELECT {', '.join(inner) or '1 AS _none'} FROM raw"
-        if bad:
-            query = (f"SELECT * EXCLUDE ({', '.join(a for a, _ in bad)}), "
-                     f"{', '.join(e for _, e in bad)} FROM ({query})")
-        if self.standard.id_column in self.present:
-            query = sql_normalise_query(f"({query})", self.standard.id_column)
-        return query
-
-    # -- the snapshot ----------------------------------------------------------------
-
-    def _final_query(self) -> str:
-        """The snapshot's rows: every standard column in order, then `id_status`."""
-        cols = [_ident(c.name) if c.name in self.present else f"NULL::{c.type} AS {_ident(c.name)}"
-                for c in self.standard.columns]
-        if self.standard.id_column:
-            cols.append("id_status" if self.standard.id_column in self.present
-                        else "'missing' AS id_status")
-        return f"SELECT {', '.join(cols)} FROM typed"
-
-    def _id_counts(self, source: str) -> tuple[dict[str, int], int]:
-        """Rows per ID status, and valid IDs with an unknown area code."""
-        idc = _ident(self.standard.id_column)
-        rows = self.con.execute(
-            f"SELECT id_status, count(*), count(*) FILTER (WHERE id_status IN "
-            f"('valid', 'upgraded') AND {sql_unknown_area(idc)}) FROM {source} "
-            f"GROUP BY id_status ORDER BY id_status").fetchall()
-        return {s: n for s, n, _ in rows}, sum(u for _, _, u in rows)
+    def _attach_private_file(self) -> None:
+        """Attaches a new, empty `snapshot_file` as `snap` (after any earlier attempt)."""
+        self.con.execute("DETACH DATABASE IF EXISTS snap")
+        for leftover in (self.snapshot_file, _wal(self.snapshot_file)):
+            leftover.unlink(missing_ok=True)
+        self.con.execute(f"ATTACH '{_sql_str(str(self.snapshot_file))}' AS snap")
 
 
 def _sweep_private_folders() -> None:
@@ -372,20 +367,18 @@ def _sweep_private_folders() -> None:
             pass  # Another user's live process.
 
 
-def _utf8_error(path: Path) -> int | None:
-    """The offset of the first byte that is not valid UTF-8, or None if all are."""
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(_CHUNK)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                return offset + exc.start
-            if not chunk:
-                return None
-            offset += len(chunk)
+def _move(source: Path, target: Path) -> None:
+    """Moves a file, copying it if target is on another file system; raises OSError."""
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(source, target)
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
 
 
 def _ident(name: str) -> str:
@@ -394,6 +387,10 @@ def _ident(name: str) -> str:
 
 def _sql_str(text: str) -> str:
     return text.replace("'", "''")
+
+
+def _bad_file(exc: duckdb.Error) -> Problem:
+    return Problem(None, None, "bad_file", None, _first_lines(str(exc)))
 
 
 def _first_lines(message: str, n: int = 4) -> str:
