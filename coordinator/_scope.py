@@ -10,7 +10,6 @@ on the coordinator, batch by batch, before anything is streamed (DESIGN §11).
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from coordinator.results import MAX_CHUNK, result_chunks
+from coordinator.results import MAX_CHUNK, open_result, result_chunks
 from coordinator.sharing import SharingError, region_matches
 
 __all__ = [
@@ -89,24 +88,13 @@ def _columns_for(parquet: pq.ParquetFile, scope: RowScope, task_id: str) -> list
     return columns
 
 
-def _open(path: str | os.PathLike) -> pq.ParquetFile:
-    from coordinator.results import ResultError
-
-    try:
-        return pq.ParquetFile(path)
-    except FileNotFoundError as exc:
-        raise ResultError(f"result {path} is missing") from exc
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ResultError(f"result {path} is not a Parquet file: {exc}") from exc
-
-
 def scoped_rows(path: str | os.PathLike, scope: RowScope, task_id: str) -> int:
     """How many rows of the Parquet result at ``path`` the scope releases.
 
     Reads only the region columns. Raises SharingError (FORBIDDEN) when the scope is
     limited and the result has no region column, ResultError if the file is unreadable.
     """
-    with _open(path) as parquet:
+    with open_result(path) as parquet:
         if not scope.limited:
             return parquet.metadata.num_rows
         columns = _columns_for(parquet, scope, task_id)
@@ -124,28 +112,13 @@ def scoped_chunks(path: str | os.PathLike, scope: RowScope, task_id: str,
     if not scope.limited:
         yield from result_chunks(path, max_chunk)
         return
-    with _open(path) as parquet:
+    from node.arrow_stream import ipc_chunks
+
+    with open_result(path) as parquet:
         columns = _columns_for(parquet, scope, task_id)
-        sink = io.BytesIO()
-        pending = bytearray()
-
-        def drain(final: bool) -> Iterator[bytes]:
-            with sink.getbuffer() as written:
-                pending.extend(written)
-            sink.seek(0)
-            sink.truncate()
-            while len(pending) >= max_chunk or (final and pending):
-                yield bytes(pending[:max_chunk])
-                del pending[:max_chunk]
-
-        writer = pa.ipc.new_stream(sink, parquet.schema_arrow)
-        for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
-            kept = batch.filter(scope.mask(batch, columns))
-            if kept.num_rows:
-                writer.write_batch(kept)
-                yield from drain(final=False)
-        writer.close()
-        yield from drain(final=True)
+        kept = (batch.filter(scope.mask(batch, columns))
+                for batch in parquet.iter_batches(batch_size=_BATCH_ROWS))
+        yield from ipc_chunks((b for b in kept if b.num_rows), parquet.schema_arrow, max_chunk)
 
 
 def office_provenance(provenance: Mapping, owner: str, scope: RowScope, grants,

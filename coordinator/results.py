@@ -14,7 +14,6 @@ never half of one. Large tables stream through in bounded pieces (DESIGN §11).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -220,6 +219,16 @@ def _batches(parquet: pq.ParquetFile, max_bytes: int) -> Iterator[pa.RecordBatch
             yield batch
 
 
+def open_result(path: str | os.PathLike[str]) -> pq.ParquetFile:
+    """The Parquet result at path; raises ResultError if it is missing or not Parquet."""
+    try:
+        return pq.ParquetFile(path)
+    except FileNotFoundError as exc:
+        raise ResultError(f"result {path} is missing") from exc
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ResultError(f"result {path} is not a Parquet file: {exc}") from exc
+
+
 def result_chunks(path: str | os.PathLike[str], max_chunk: int = MAX_CHUNK) -> Iterator[bytes]:
     """Streams a Parquet result as one Arrow IPC stream, in chunks of at most ``max_chunk``.
 
@@ -228,30 +237,9 @@ def result_chunks(path: str | os.PathLike[str], max_chunk: int = MAX_CHUNK) -> I
     Raises ResultError if the file is missing or not Parquet, ValueError if
     ``max_chunk`` is not positive.
     """
+    from node.arrow_stream import ipc_chunks
+
     if max_chunk <= 0:
         raise ValueError(f"max_chunk must be positive, not {max_chunk}")
-    try:
-        parquet = pq.ParquetFile(path)
-    except FileNotFoundError as exc:
-        raise ResultError(f"result {path} is missing") from exc
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ResultError(f"result {path} is not a Parquet file: {exc}") from exc
-    with parquet:
-        sink = io.BytesIO()
-        pending = bytearray()
-
-        def drain(final: bool) -> Iterator[bytes]:
-            with sink.getbuffer() as written:
-                pending.extend(written)
-            sink.seek(0)
-            sink.truncate()
-            while len(pending) >= max_chunk or (final and pending):
-                yield bytes(pending[:max_chunk])
-                del pending[:max_chunk]
-
-        writer = pa.ipc.new_stream(sink, parquet.schema_arrow)
-        for batch in _batches(parquet, max_chunk):
-            writer.write_batch(batch)
-            yield from drain(final=False)
-        writer.close()
-        yield from drain(final=True)
+    with open_result(path) as parquet:
+        yield from ipc_chunks(_batches(parquet, max_chunk), parquet.schema_arrow, max_chunk)
