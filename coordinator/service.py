@@ -42,7 +42,6 @@ class Coordinator:
         self.store = TaskStore(home.store_path)
         self.store.disconnect_all()  # streams of a previous run are gone
         self._work = threading.Condition()
-        self._connected: set[str] = set()
         #: Set when a task may be ready to combine before its deadline.
         self.combine_due = threading.Event()
 
@@ -225,7 +224,6 @@ class Coordinator:
         """Yields serialized SignedTasks for the node: every open delivery it has not
         reported on at once, then new ones as they are submitted."""
         self._require_node(node_id)
-        self._connected.add(node_id)
         self.store.set_connected(node_id, True)
         sent: set[str] = set()
         try:
@@ -240,7 +238,6 @@ class Coordinator:
                 with self._work:
                     self._work.wait(timeout=1.0)
         finally:
-            self._connected.discard(node_id)
             self.store.set_connected(node_id, False)
 
     def report(
