@@ -104,18 +104,24 @@ def _partials_view(node_ids: list[str]) -> str:
     return "CREATE TEMP VIEW partials AS " + " UNION ALL ".join(parts)
 
 
-def _with_lower_bounds(combine_sql: str, dimensions: Sequence[str]) -> str:
-    """Wraps the combine SQL so each row says whether some node suppressed its part."""
-    dims = [f'"{d}"' for d in dimensions]
-    on = " AND ".join(f"c.{d} IS NOT DISTINCT FROM m.{d}" for d in dims)
+def _with_lower_bounds(combine_sql: str, dimensions: Sequence[str],
+                       filled_at_hq: Sequence[str]) -> str:
+    """Wraps the combine SQL so each row says whether some node suppressed its part.
+
+    A dimension a node leaves empty and the combine fills (`filled_at_hq`, e.g. `node`
+    from `partials.node_id`) is matched on the partial's node id instead."""
+    keys = [d for d in dimensions if d not in filled_at_hq]
+    select = [f'"{d}"' for d in keys] + (["node_id"] if filled_at_hq else [])
+    on = [f'c."{d}" IS NOT DISTINCT FROM m."{d}"' for d in keys]
+    on += [f'c."{d}" = m.node_id' for d in filled_at_hq]
     return (
-        f"WITH combined AS ({combine_sql}), marks AS (SELECT {', '.join(dims)}, "
+        f"WITH combined AS ({combine_sql}), marks AS (SELECT {', '.join(select)}, "
         "count(*) FILTER (WHERE disclosure IS NOT NULL) AS parts FROM partials "
-        f"GROUP BY {', '.join(dims)}) "
+        f"GROUP BY {', '.join(select)}) "
         "SELECT c.*, CAST(coalesce(m.parts, 0) AS INTEGER) AS suppressed_parts, "
         "coalesce(m.parts, 0) > 0 AS lower_bound "
-        f"FROM combined c LEFT JOIN marks m ON {on} "
-        f"ORDER BY {', '.join('c.' + d for d in dims)}"
+        f"FROM combined c LEFT JOIN marks m ON {' AND '.join(on)} "
+        f"ORDER BY {', '.join(f'c.{chr(34)}{d}{chr(34)}' for d in dimensions)}"
     )
 
 
@@ -171,7 +177,11 @@ def combine(
             schema = next(iter(tables.values())).schema
             if dimensions and "disclosure" in schema.names and \
                     all(d in schema.names for d in dimensions):
-                combine_sql = _with_lower_bounds(combine_sql, dimensions)
+                # A per-node `node` dimension is empty in the partials and filled here.
+                filled = [d for d in dimensions if d == "node" and con.execute(
+                    "SELECT count(*) FROM partials WHERE nullif(CAST(node AS VARCHAR), '') "
+                    "IS NOT NULL").fetchall()[0][0] == 0]
+                combine_sql = _with_lower_bounds(combine_sql, dimensions, filled)
             relation = con.sql(combine_sql, params={name: params[name] for name in names})
             reader = relation.to_arrow_reader(_BATCH_ROWS)
             with replace_atomically(out) as temp:

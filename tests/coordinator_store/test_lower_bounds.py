@@ -1,0 +1,48 @@
+"""Lower-bound marks on combined aggregates, from the nodes' disclosure markers."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from coordinator.combine import combine
+
+
+def partial(tmp_path, node_id: str, rows: list[tuple]) -> str:
+    table = pa.table({
+        "node": pa.array([r[0] for r in rows], pa.string()),
+        "dataset": pa.array([r[1] for r in rows], pa.string()),
+        "rows": pa.array([r[2] for r in rows], pa.int64()),
+        "disclosure": pa.array([r[3] for r in rows], pa.string()),
+    })
+    path = tmp_path / f"{node_id}.arrows"
+    with pa.ipc.new_stream(path, table.schema) as writer:
+        writer.write_table(table)
+    return str(path)
+
+
+def test_summed_cells_are_lower_bounds_where_any_node_suppressed(tmp_path):
+    partials = {
+        "gd": partial(tmp_path, "gd", [("", "a", 50, None), ("", "b", 40, None)]),
+        "hn": partial(tmp_path, "hn", [("", "a", None, "primary"), ("", "b", 30, None)]),
+    }
+    sql = ("SELECT dataset, CAST(sum(rows) AS BIGINT) AS rows FROM partials "
+           "GROUP BY dataset ORDER BY dataset")
+    combine(sql, partials, tmp_path / "sum.parquet", {}, dimensions=["dataset"])
+    got = pq.read_table(tmp_path / "sum.parquet").to_pylist()
+    assert got == [
+        {"dataset": "a", "rows": 50, "suppressed_parts": 1, "lower_bound": True},
+        {"dataset": "b", "rows": 70, "suppressed_parts": 0, "lower_bound": False},
+    ]
+
+
+def test_a_per_node_dimension_filled_at_hq_marks_only_that_nodes_rows(tmp_path):
+    partials = {
+        "gd": partial(tmp_path, "gd", [("", "a", 50, None)]),
+        "hn": partial(tmp_path, "hn", [("", "a", None, "primary")]),
+    }
+    sql = "SELECT node_id AS node, dataset, rows FROM partials ORDER BY node"
+    combine(sql, partials, tmp_path / "per-node.parquet", {}, dimensions=["node", "dataset"])
+    got = {r["node"]: r["lower_bound"] for r in pq.read_table(tmp_path / "per-node.parquet")
+           .to_pylist()}
+    assert got == {"gd": False, "hn": True}
