@@ -14,7 +14,7 @@ from node.disclosure import (
     threshold_rule,
 )
 
-#: Worked examples from /work/shared/reference/privacy-and-linkage.md A.2 (ABS DataLab
+#: Worked examples from the shared reference privacy-and-linkage.md, A.2 (ABS DataLab
 #: (1,50) and (2,67); sdcTable's default (2,85); ACRO's p-ratio with p = 10 %).
 #: Each case: (contributions, n, k, sensitive?).
 DOMINANCE_CASES = [
