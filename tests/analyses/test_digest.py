@@ -15,7 +15,8 @@ from tests.analyses.conftest import edit
 CHANGES = [
     ("manifest.toml", "# fund.benefit_summary:", "# fund.benefit_summary :"),
     ("manifest.toml", 'title_en = "Benefit payments', 'title_en = "Benefit Payments'),
-    ("province.sql", "ORDER BY scheme_code, period", "ORDER BY period, scheme_code"),
+    ("province.sql", "ORDER BY region, scheme_code, period",
+     "ORDER BY region, period, scheme_code"),
     ("province.sql", "-- fund.benefit_summary", "--  fund.benefit_summary"),
     ("combine.sql", "-- fund.benefit_summary", "--  fund.benefit_summary"),
 ]

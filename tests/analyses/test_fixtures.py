@@ -50,17 +50,17 @@ def problems(model_dir) -> list[str]:
 
 
 def test_a_wrong_expected_value_is_shown_as_a_diff(model_dir):
-    edit(model_dir / "fixtures" / "expected_province.csv", "110,2024-01-01,2,3,6150.00",
-         "110,2024-01-01,2,3,6150.01")
+    edit(model_dir / "fixtures" / "expected_province.csv", "440000,110,2024-01-01,2,3,6150.00",
+         "440000,110,2024-01-01,2,3,6150.01")
     with pytest.raises(FixtureError) as info:
         check_fixtures(load_model(model_dir))
     message = str(info.value)
-    assert "expected row missing: 110,2024-01-01,2,3,6150.01" in message
-    assert "unexpected row returned: 110,2024-01-01,2,3,6150.00" in message
+    assert "expected row missing: 440000,110,2024-01-01,2,3,6150.01" in message
+    assert "unexpected row returned: 440000,110,2024-01-01,2,3,6150.00" in message
 
 
 def test_values_compare_by_type_not_by_text(model_dir):
-    edit(model_dir / "fixtures" / "expected_combine.csv", "720.00", "720.0")
+    edit(model_dir / "fixtures" / "expected_combine.csv", "540.00", "540.0")
     assert problems(model_dir) == []
 
 
@@ -103,17 +103,18 @@ def test_fixture_parameters_filter_the_rows(model_dir):
     """Without params.toml the December 2023 row counts, and the expected file differs."""
     (model_dir / "fixtures" / "params.toml").unlink()
     found = problems(model_dir)
-    assert any("unexpected row returned: 110,2023-12-01,1,1,3100.00" in p for p in found), found
+    assert any("unexpected row returned: 440000,110,2023-12-01,1,1,3100.00" in p
+               for p in found), found
 
 
 def test_the_level_fixture_returns_the_dominance_helpers(model_dir):
     output = run_level_fixture(load_model(model_dir), "province")
     assert output.column_names[-2:] == ["amount__top1", "amount__top2"]
-    tops = {(r["scheme_code"], str(r["period"])): (r["amount__top1"], r["amount__top2"])
-            for r in output.to_pylist()}
-    assert tops[("110", "2024-01-01")] == (Decimal("3200.00"), Decimal("2950.00"))
-    assert tops[("110", "2024-02-01")] == (Decimal("3200.00"), None)  # one person
-    assert tops[("170", "2024-02-01")] == (Decimal("180.00"), Decimal("0.00"))  # nets to 0
+    tops = {(r["region"], r["scheme_code"], str(r["period"])):
+            (r["amount__top1"], r["amount__top2"]) for r in output.to_pylist()}
+    assert tops[("440000", "110", "2024-01-01")] == (Decimal("3200.00"), Decimal("2950.00"))
+    assert tops[("440000", "110", "2024-02-01")] == (Decimal("3200.00"), None)  # one person
+    assert tops[("440000", "170", "2024-02-01")] == (Decimal("180.00"), Decimal("0.00"))
 
 
 def test_helpers_missing_from_the_sql_are_named(model_dir):
@@ -142,7 +143,7 @@ def test_helpers_without_dominance_are_undeclared_columns(model_dir):
 def test_expected_province_must_list_the_helpers(model_dir):
     path = model_dir / "fixtures" / "expected_province.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join(",".join(line.split(",")[:5]) for line in lines) + "\n",
+    path.write_text("\n".join(",".join(line.split(",")[:6]) for line in lines) + "\n",
                     encoding="utf-8")
     found = problems(model_dir)
     assert any("column 'amount__top1' is missing" in p for p in found), found
@@ -152,7 +153,7 @@ def test_a_wrong_helper_value_is_shown_as_a_diff(model_dir):
     edit(model_dir / "fixtures" / "expected_province.csv", "6150.00,3200.00,2950.00",
          "6150.00,3200.00,2800.00")
     found = problems(model_dir)
-    assert any("expected row missing: 110,2024-01-01,2,3,6150.00,3200.00,2800.00" in p
+    assert any("expected row missing: 440000,110,2024-01-01,2,3,6150.00,3200.00,2800.00" in p
                for p in found), found
 
 

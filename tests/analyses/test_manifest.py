@@ -22,8 +22,8 @@ EXTRA_PARAM = '[[parameter]]\nname = "min_amount"\ntype = "decimal"\ndefault = {
 CASES = [
     ("unknown-key", M, 'method_code = "FUND-00"', 'method_code = "FUND-00"\ncolour = "red"',
      "colour", "not a known key"),
-    ("wrong-type", M, 'version = "1.1.0"', "version = 1", "version", "must be a string"),
-    ("bad-semver", M, 'version = "1.1.0"', 'version = "1.0"', "version", "semantic version"),
+    ("wrong-type", M, 'version = "1.2.0"', "version = 1", "version", "must be a string"),
+    ("bad-semver", M, 'version = "1.2.0"', 'version = "1.0"', "version", "semantic version"),
     ("missing-key", M, 'author_unit = "fedaudit 模型库 (fedaudit model library)"\n', "",
      "author_unit", "is missing"),
     ("id-not-folder", M, 'id = "fund.benefit_summary"', 'id = "fund.other"', "id",
@@ -85,34 +85,34 @@ CASES = [
     ("token-in-aggregate", M, 'role = "dimension"', 'role = "token"', "output.column[1].role",
      "an aggregate output has roles"),
     ("output-local-only-name", M, 'name = "scheme_code"', 'name = "id_no"',
-     "output.column[1].name", "local-only column of benefit_payment"),
+     "output.column[2].name", "local-only column of benefit_payment"),
     ("count-not-integer", M, 'type = "BIGINT"\nrole = "count"', 'type = "DOUBLE"\nrole = "count"',
-     "output.column[3].type", "INTEGER or BIGINT"),
+     "output.column[4].type", "INTEGER or BIGINT"),
     ("bad-column-type", M, 'name = "scheme_code"\ntype = "VARCHAR"',
-     'name = "scheme_code"\ntype = "TEXT"', "output.column[1].type", "not a column type"),
+     'name = "scheme_code"\ntype = "TEXT"', "output.column[2].type", "not a column type"),
     ("column-without-description", M,
      'description = "Benefit month (待遇所属期), the 1st of the month."\n', "",
-     "output.column[2].description", "is missing"),
+     "output.column[3].description", "is missing"),
     ("dominance-on-count", M, 'type = "BIGINT"\nrole = "count"',
-     'type = "BIGINT"\nrole = "count"\ndominance = true', "output.column[3].dominance",
+     'type = "BIGINT"\nrole = "count"\ndominance = true', "output.column[4].dominance",
      "only a measure carries dominance helpers"),
     ("dominance-on-dimension", M, 'role = "dimension"', 'role = "dimension"\ndominance = true',
-     "output.column[1].dominance", "scheme_code is a dimension"),
+     "output.column[1].dominance", "region is a dimension"),
     ("dominance-not-bool", M, "dominance = true", 'dominance = "yes"',
-     "output.column[5].dominance", "must be true or false"),
+     "output.column[6].dominance", "must be true or false"),
     ("column-named-disclosure", M, 'name = "scheme_code"', 'name = "disclosure"',
-     "output.column[1].name", "marker column the node's disclosure engine adds"),
+     "output.column[2].name", "marker column the node's disclosure engine adds"),
     ("column-named-top1", M, 'name = "payments"', 'name = "payments__top1"',
-     "output.column[4].name", "reserved for dominance helper columns"),
+     "output.column[5].name", "reserved for dominance helper columns"),
     ("column-named-top2", M, 'name = "payments"', 'name = "amount__top2"',
-     "output.column[4].name", "names ending in __top2 are reserved"),
+     "output.column[5].name", "names ending in __top2 are reserved"),
     ("sql-undeclared-parameter", P, "WHERE period", "WHERE amount > $min_amount AND period",
      "sql.province", "uses $min_amount, which is not a declared parameter"),
-    ("sql-two-statements", P, "ORDER BY scheme_code, period\n",
-     "ORDER BY scheme_code, period;\nSELECT 1\n", "sql.province", "holds 2 statements"),
+    ("sql-two-statements", P, "ORDER BY region, scheme_code, period\n",
+     "ORDER BY region, scheme_code, period;\nSELECT 1\n", "sql.province", "holds 2 statements"),
     ("sql-not-select", P, "WITH per_person", "CREATE TABLE x AS WITH per_person", "sql.province",
      "one SELECT"),
-    ("sql-syntax", P, "GROUP BY scheme_code", "GROUP BY BY scheme_code", "sql.province",
+    ("sql-syntax", P, "GROUP BY region", "GROUP BY BY region", "sql.province",
      "cannot parse"),
     ("sql-positional-parameter", P, "$period_start", "?", "sql.province", "positional"),
 ]
@@ -137,14 +137,15 @@ def test_broken_rule_names_file_and_key(model_dir, file, old, new, key, fragment
 
 def test_the_real_model_loads_with_every_field(model_dir):
     model = load_model(model_dir)
-    assert model.id == "fund.benefit_summary" and model.version == "1.1.0"
+    assert model.id == "fund.benefit_summary" and model.version == "1.2.0"
     assert (model.area, model.name, model.kind) == ("fund", "benefit_summary", "aggregate")
     assert model.datasets == {"province": ("benefit_payment",)}
     assert model.levels == ("province",)
     assert [p.name for p in model.parameters] == ["period_start", "period_end"]
     assert model.parameter("period_end").max == dt.date(2099, 12, 1)
     assert model.parameter_order == (("period_start", "period_end"),)
-    assert model.output.names == ("scheme_code", "period", "persons", "payments", "amount")
+    assert model.output.names == (
+        "region", "scheme_code", "period", "persons", "payments", "amount")
     assert [c.name for c in model.output.by_role("count")] == ["persons"]
     assert "counted twice" in model.notes
     assert "counted twice" in model.output.by_role("count")[0].description
@@ -157,7 +158,7 @@ def test_the_real_model_loads_with_every_field(model_dir):
     assert model.node_sql["province"] == (model_dir / P).read_text(encoding="utf-8")
     assert model.sql["province"] != model.node_sql["province"]
     assert model.sql["province"].startswith(
-        'SELECT "scheme_code", "period", "persons", "payments", "amount"\nFROM (\n')
+        'SELECT "region", "scheme_code", "period", "persons", "payments", "amount"\nFROM (\n')
     assert model.sql["combine"] == (model_dir / "combine.sql").read_text(encoding="utf-8")
     assert model.path == model_dir and len(model.digest) == 64
 
@@ -177,7 +178,7 @@ def test_sql_file_not_utf8(model_dir):
 
 
 def test_invalid_toml_names_the_file(model_dir):
-    edit(model_dir / M, 'version = "1.1.0"', "version = ")
+    edit(model_dir / M, 'version = "1.2.0"', "version = ")
     with pytest.raises(ManifestError, match="manifest.toml: not valid TOML"):
         load_model(model_dir)
 

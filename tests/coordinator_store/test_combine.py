@@ -95,7 +95,7 @@ def test_the_partials_table_adds_the_node_id_and_keeps_empty_partials(tmp_path):
 def read_payments(con: duckdb.DuckDBPyConnection, where: str) -> pa.Table:
     """The fixture's benefit payments whose row satisfies `where`, typed for the node SQL."""
     return con.sql(
-        "SELECT id_no, scheme_code, CAST(period AS DATE) AS period, "
+        "SELECT id_no, pool_admdvs, scheme_code, CAST(period AS DATE) AS period, "
         "CAST(amount AS DECIMAL(18, 2)) AS amount "
         "FROM read_csv($path, header = true, all_varchar = true) WHERE " + where,
         params={"path": str(MODEL / "fixtures" / "province" / "benefit_payment.csv")},

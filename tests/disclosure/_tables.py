@@ -60,9 +60,11 @@ def two_way(inner: list[list[tuple[int, int, int]]]) -> tuple[pa.Table, Equation
 
 def summary_table(cells: list[tuple]) -> pa.Table:
     """A table shaped like fund.benefit_summary's output from (scheme, period, persons,
-    payments, amount) tuples; amounts become DECIMAL(38,2)."""
+    payments, amount) tuples, as one province node (region 440000) returns it; amounts
+    become DECIMAL(38,2)."""
     scheme, period, persons, payments, amount = (list(c) for c in zip(*cells, strict=True))
     return pa.table({
+        "region": pa.array(["440000"] * len(scheme), pa.string()),
         "scheme_code": pa.array(scheme, pa.string()),
         "period": pa.array(period, pa.date32()),
         "persons": pa.array(persons, pa.int64()),

@@ -9,7 +9,8 @@ import pytest
 
 from analyses import Model, load_library, load_model
 
-#: The library's 2-D aggregate: scheme_code x period, persons, payments and amount.
+#: The library's aggregate by region x scheme_code x period: persons, payments and amount.
+#: A province node's output holds one region, so its tables are scheme x period.
 SUMMARY = load_library().get("fund.benefit_summary")
 
 _MANIFEST = """

@@ -166,7 +166,7 @@ WITH per_person AS (
     GROUP BY GROUPING SETS ((scheme_code, period, id_no), (scheme_code, id_no),
                             (period, id_no), (id_no))
 )
-SELECT scheme_code, period, CAST(count(*) AS BIGINT) AS persons,
+SELECT '440000' AS region, scheme_code, period, CAST(count(*) AS BIGINT) AS persons,
        CAST(sum(payments) AS BIGINT) AS payments,
        CAST(sum(amount) AS DECIMAL(38, 2)) AS amount,
        max(abs(amount)) AS amount__top1,

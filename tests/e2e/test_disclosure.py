@@ -49,16 +49,23 @@ def test_small_cells_are_suppressed_marked_and_make_national_totals_lower_bounds
         assert fed.wait_final(task.spec.task_id).state == "complete"
         provenance, table = client.fetch_result(task.spec.task_id)
     rows = table.to_pylist()
-    assert rows and all(r["lower_bound"] and r["suppressed_parts"] == 1 for r in rows)
+    # Cells are per region (the province of the paying pool): hn's cells (460000) miss
+    # hn's suppressed part, while gd's (440000) and gx's (450000) are complete.
+    assert {r["region"] for r in rows} == {"440000", "450000", "460000"}
+    for r in rows:
+        small = r["region"] == "460000"
+        assert r["lower_bound"] is small and r["suppressed_parts"] == int(small), r
     nodes = {n["node_id"]: n for n in provenance["nodes"]}
     hn = nodes["hn"]["disclosure"]
     assert hn["settings"]["disclosure"]["min_contributors"] == 10
     assert hn["suppressed"]["primary"] > 0
     assert nodes["gd"]["disclosure"]["suppressed"]["primary"] == 0
-    # The combined persons are exactly gd's and gx's: hn's part is missing, not guessed.
+    # HQ's view shows the same marks: hn's cells are minima (its part is withheld, not guessed).
     shown = fedaudit("results", "show", task.spec.task_id, "--kit", fed.kit("hq-lead"),
                      "--coordinator", fed.address, "--json").stdout
-    assert json.loads(shown)["rows"][0]["lower_bound"] is True
+    shown_rows = json.loads(shown)["rows"]
+    assert {r["region"] for r in shown_rows} == {"440000", "450000", "460000"}
+    assert all(r["lower_bound"] is (r["region"] == "460000") for r in shown_rows)
 
 
 def test_a_province_sets_its_own_threshold_and_releases_by_hand(fed):

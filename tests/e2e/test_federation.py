@@ -73,7 +73,7 @@ def test_federated_result_equals_the_query_over_the_union(fed):
     files = ", ".join(f"'{fed.root / n}.csv'" for n, _, _ in NODES)
     con.execute(f"CREATE TABLE benefit_payment AS SELECT * FROM read_csv([{files}], "
                 "types={'amount': 'DECIMAL(14,2)', 'period': 'DATE', 'id_no': 'VARCHAR', "
-                "'scheme_code': 'VARCHAR'})")
+                "'scheme_code': 'VARCHAR', 'pool_admdvs': 'VARCHAR'})")
     expected = con.sql(model.sql["province"], params=model.bind_parameters({})).to_arrow_table()
     assert table.select(expected.column_names).to_pylist() == expected.to_pylist()
     assert not any(table.column("lower_bound").to_pylist())
@@ -92,7 +92,7 @@ def test_results_show_verifies_receipts_and_exports(fed, tmp_path):
     shown = fedaudit("results", "show", task_id, *kit).stdout
     assert shown.count("receipt verified") == 3
     fedaudit("results", "export", task_id, "--format", "csv", "--out", tmp_path / "r.csv", *kit)
-    assert (tmp_path / "r.csv").read_text().startswith('"scheme_code","period"')
+    assert (tmp_path / "r.csv").read_text().startswith('"region","scheme_code","period"')
     fedaudit("results", "export", task_id, "--format", "xlsx", "--out", tmp_path / "r.xlsx", *kit)
     import openpyxl
 

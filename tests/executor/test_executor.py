@@ -37,6 +37,7 @@ def expected_province() -> list[dict[str, object]]:
     with open(FIXTURES / "expected_province.csv", encoding="utf-8", newline="") as f:
         return [
             {
+                "region": row["region"],
                 "scheme_code": row["scheme_code"],
                 "period": dt.date.fromisoformat(row["period"]),
                 "persons": int(row["persons"]),
@@ -53,8 +54,8 @@ def test_library_model_gives_its_fixture_output(snapshots, policy):
     table = execute(SUMMARY, "province", PERIOD, snapshots, policy)
     assert table.schema.equals(output_schema(SUMMARY))
     # The dominance helpers of amount come out of the sandbox after the declared columns.
-    assert table.schema.names == ["scheme_code", "period", "persons", "payments", "amount",
-                                  "amount__top1", "amount__top2"]
+    assert table.schema.names == ["region", "scheme_code", "period", "persons", "payments",
+                                  "amount", "amount__top1", "amount__top2"]
     for name in ("amount", "amount__top1", "amount__top2"):
         assert table.schema.field(name).type == pa.decimal128(38, 2)
     assert table.to_pylist() == expected_province()
