@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coordinator.store import StoreError
+from node.durable import fsync_dir
 
 __all__ = [
     "MAX_CHUNK",
@@ -87,14 +88,6 @@ def provenance_path(home: str | os.PathLike[str], task_id: str) -> Path:
     return result_dir(home, task_id) / PROVENANCE_FILE
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def replace_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yields a temporary path next to ``path``; on success it replaces ``path`` atomically.
@@ -117,7 +110,7 @@ def replace_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _count_rows(path: Path) -> int:

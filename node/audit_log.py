@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from node.durable import fsync_dir
 from node.errors import NodeError
 
 __all__ = ["AuditLog", "AuditLogBroken", "ChainHead", "GENESIS_PREV"]
@@ -174,7 +175,7 @@ class AuditLog:
             _write_all(fd, line + b"\n")
             os.fsync(fd)
             if created:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             self._write_head(seq, digest)
         finally:
             os.close(fd)  # Closing the descriptor releases the lock.
@@ -222,7 +223,7 @@ class AuditLog:
         finally:
             os.close(fd)
         os.replace(tmp, self.head_path)
-        _fsync_dir(self.head_path.parent)
+        fsync_dir(self.head_path.parent)
 
     # Reading.
 
@@ -389,11 +390,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

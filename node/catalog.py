@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from analyses.datasets import load_standard
 from node._ingest_hash import content_hash
+from node.durable import fsync_dir, fsync_file
 from node.errors import NodeError
 
 __all__ = [
@@ -240,24 +241,6 @@ def snapshot_relpath(dataset: str, snapshot_id: str) -> str:
 def temp_path(final: Path) -> Path:
     """A temporary sibling of final, unique to this process, removed if stale."""
     return final.with_name(f".{final.name}.{os.getpid()}{TEMP_MARKER}")
-
-
-def fsync_file(path: Path) -> None:
-    """Flushes a file's content to disk; raises OSError."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Makes a rename inside the folder durable; raises OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

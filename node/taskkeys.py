@@ -25,6 +25,7 @@ from certs.errors import BadSignature, CertsError
 from certs.hpke import KEY_LENGTH, WrappedKey, unwrap_key, wrap_key
 from certs.kit import Kit
 from certs.roster import Roster
+from node.durable import fsync_dir
 from node.errors import NodeError
 
 __all__ = [
@@ -277,7 +278,7 @@ def _write_secret(path: Path, data: bytes) -> None:
     except BaseException:
         _shred(Path(name))
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _shred(path: Path) -> None:
@@ -291,12 +292,4 @@ def _shred(path: Path) -> None:
     except FileNotFoundError:
         return
     path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
