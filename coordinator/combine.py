@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -44,9 +45,38 @@ class CombineError(StoreError):
     """A combine step that cannot run; the message names the partial or SQL at fault."""
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (DuckDB's are long)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def spill_connection(folder: Path, prefix: str, memory_limit: str, threads: int | None,
+                     error: type[CombineError] = CombineError,
+                     **settings: object) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A locked-down in-memory DuckDB that spills to a temporary folder inside `folder`.
+
+    The connection and the spill folder are gone when the block ends. Raises `error`
+    when DuckDB refuses the memory or thread setting.
+    """
+    spill = tempfile.mkdtemp(dir=folder, prefix=prefix)
+    config: dict[str, object] = {**_LOCKED_DOWN, **settings, "memory_limit": memory_limit,
+                                 "temp_directory": spill}
+    if threads is not None:
+        config["threads"] = threads
+    try:
+        try:
+            con = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as exc:
+            raise error(f"DuckDB cannot start with memory_limit={memory_limit!r} and "
+                        f"threads={threads!r}: {first_line(exc)}") from exc
+        try:
+            yield con
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _parameters(sql: str) -> frozenset[str]:
@@ -54,7 +84,7 @@ def _parameters(sql: str) -> frozenset[str]:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise CombineError(f"the combine SQL does not parse: {_first_line(exc)}") from exc
+        raise CombineError(f"the combine SQL does not parse: {first_line(exc)}") from exc
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise CombineError("the combine SQL must be exactly one SELECT statement; fix the "
                            "analysis' combine file")
@@ -158,18 +188,8 @@ def combine(
     tables = _open_partials(partial_paths)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    spill = tempfile.mkdtemp(dir=out.parent, prefix=".combine-spill-")
-    config: dict[str, object] = {**_LOCKED_DOWN, "memory_limit": memory_limit,
-                                 "temp_directory": spill}
-    if threads is not None:
-        config["threads"] = threads
     rows = 0
-    try:
-        try:
-            con = duckdb.connect(":memory:", config=config)
-        except duckdb.Error as exc:
-            raise CombineError(f"DuckDB cannot start with memory_limit={memory_limit!r} and "
-                               f"threads={threads!r}: {_first_line(exc)}") from exc
+    with spill_connection(out.parent, ".combine-spill-", memory_limit, threads) as con:
         try:
             for index, table in enumerate(tables.values()):
                 con.register(f"partial_{index}", table)
@@ -190,9 +210,5 @@ def combine(
                         writer.write_batch(batch)
                         rows += batch.num_rows
         except duckdb.Error as exc:
-            raise CombineError(f"the combine SQL failed in DuckDB: {_first_line(exc)}") from exc
-        finally:
-            con.close()
-    finally:
-        shutil.rmtree(spill, ignore_errors=True)
+            raise CombineError(f"the combine SQL failed in DuckDB: {first_line(exc)}") from exc
     return rows

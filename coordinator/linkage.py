@@ -23,8 +23,6 @@ collide only add candidates, which are then matched on the full token.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from coordinator.combine import DEFAULT_MEMORY_LIMIT, CombineError
+from coordinator.combine import DEFAULT_MEMORY_LIMIT, CombineError, first_line, spill_connection
 from coordinator.results import _PATH_ID, read_partial, replace_atomically
 from coordinator.store import StoreError
 
@@ -61,13 +59,6 @@ _BATCH_ROWS = 65_536
 #: Columns the join adds itself start with this prefix, which partials may not use.
 _RESERVED = "_fa_"
 _NODE = "_fa_node"
-_LOCKED_DOWN = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    # Row order carries no meaning here; letting DuckDB drop it saves memory.
-    "preserve_insertion_order": False,
-}
 
 
 class LinkageError(CombineError):
@@ -90,11 +81,6 @@ class JoinResult:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _open(partials: Mapping[str, str | os.PathLike[str]],
@@ -232,17 +218,9 @@ def blind_join(
     node_ids = list(tables)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    spill = tempfile.mkdtemp(dir=out, prefix=".linkage-spill-")
-    config: dict[str, object] = {**_LOCKED_DOWN, "memory_limit": memory_limit,
-                                 "temp_directory": spill}
-    if threads is not None:
-        config["threads"] = threads
-    try:
-        try:
-            con = duckdb.connect(":memory:", config=config)
-        except duckdb.Error as exc:
-            raise LinkageError(f"DuckDB cannot start with memory_limit={memory_limit!r} and "
-                               f"threads={threads!r}: {_first_line(exc)}") from exc
+    # Row order carries no meaning here; letting DuckDB drop it saves memory.
+    with spill_connection(out, ".linkage-spill-", memory_limit, threads, LinkageError,
+                          preserve_insertion_order=False) as con:
         try:
             names = [f"partial_{index}" for index in range(len(node_ids))]
             for name, table in zip(names, tables.values(), strict=True):
@@ -260,11 +238,7 @@ def blind_join(
                 returns[node_ids[index]] = path
             matched = _matched(con, pattern)
         except duckdb.Error as exc:
-            raise LinkageError(f"the blind join failed in DuckDB: {_first_line(exc)}") from exc
-        finally:
-            con.close()
-    finally:
-        shutil.rmtree(spill, ignore_errors=True)
+            raise LinkageError(f"the blind join failed in DuckDB: {first_line(exc)}") from exc
     summary = pa.table({
         "node_id": pa.array(node_ids, pa.string()),
         "level": pa.array([levels[n] for n in node_ids], pa.string()),
