@@ -4,17 +4,14 @@ It follows `tests.e2e.harness.Federation` (real kits, mutual TLS on loopback, po
 `python -m fedaudit` processes) with two changes that matter when there are 16 nodes on
 a 2-core machine: provisioning, home creation and ingest run in this process through the
 library (no `fedaudit` subprocess per step), and the node processes are started all at
-once and then awaited, and stopped all at once, instead of one after the other. The small
-process wrapper is copied from the harness for that reason.
+once and then awaited, and stopped all at once, instead of one after the other. The
+processes are the demo launcher's `fedaudit.local.LocalProcess`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -24,11 +21,11 @@ from analyses import load_library
 from analyses.tasks import SignedTask, add_signature, draft_task, parse_targets
 from certs import load_kit, provision
 from coordinator.client import PeopleClient
+from fedaudit.local import LocalProcess
 from proto import task_pb2
 
 __all__ = ["PROVINCES", "BenchFederation", "Timing", "ingest_csv"]
 
-FEDAUDIT = [sys.executable, "-m", "fedaudit"]
 FEDERATION = "bench"
 ISSUER = "hq-lead"
 #: Sixteen provinces (node id, region code): distinct regions give disjoint person IDs.
@@ -55,41 +52,8 @@ class Timing:
     to_final_s: float
 
 
-class _Process:
-    """A long-running `fedaudit` process whose first stdout line is a JSON event."""
-
-    def __init__(self, *args, log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen([*FEDAUDIT, *map(str, args)], stdout=subprocess.PIPE,
-                                     stderr=self._log, start_new_session=True)
-        self.first_event: dict | None = None
-
-    def wait_started(self) -> dict:
-        """Reads the first event line; raises RuntimeError with the log if the process died."""
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(timeout=10)
-            raise RuntimeError(f"{self.log_path.stem} exited early:\n{tail(self.log_path)}")
-        self.first_event = json.loads(line)
-        return self.first_event
-
-    def signal(self, sig: int) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def reap(self, timeout: float) -> None:
-        """Waits for the process to end, killing its group after `timeout` seconds."""
-        try:
-            self.proc.wait(timeout=max(0.1, timeout))
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc.stdout.close()
-        self._log.close()
+def _start(*args, log_path: Path) -> LocalProcess:
+    return LocalProcess([str(a) for a in args], log_path)
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -138,8 +102,8 @@ class BenchFederation:
         for node_id in self.node_ids:
             init_node(self.kits / node_id, self.home(node_id))
         self.issuer_kit = load_kit(self.kits / ISSUER)
-        self.coordinator: _Process | None = None
-        self.nodes: dict[str, _Process] = {}
+        self.coordinator: LocalProcess | None = None
+        self.nodes: dict[str, LocalProcess] = {}
         self.address: str | None = None
 
     def home(self, node_id: str) -> Path:
@@ -158,16 +122,16 @@ class BenchFederation:
     def start(self, timeout: float = 90) -> None:
         """Starts the coordinator, then every node at once, and waits until all are
         connected. Raises RuntimeError (with the log's tail) when one does not come up."""
-        self.coordinator = _Process("coordinator", "start", "--home", self.coordinator_home,
+        self.coordinator = _start("coordinator", "start", "--home", self.coordinator_home,
                                     "--listen", "127.0.0.1:0",
                                     log_path=self.root / "coordinator.log")
-        self.address = self.coordinator.wait_started()["address"]
+        self.address = self.coordinator.first_event()["address"]
         for node_id in self.node_ids:
-            self.nodes[node_id] = _Process("node", "start", "--home", self.home(node_id),
+            self.nodes[node_id] = _start("node", "start", "--home", self.home(node_id),
                                            "--coordinator", self.address,
                                            log_path=self.root / f"node-{node_id}.log")
         for process in self.nodes.values():
-            process.wait_started()
+            process.first_event()
         self._wait_connected(timeout)
 
     def _wait_connected(self, timeout: float) -> None:
@@ -227,11 +191,11 @@ class BenchFederation:
         """Stops every node, then the coordinator: SIGTERM to all, SIGKILL after timeout."""
         deadline = time.monotonic() + timeout
         for process in self.nodes.values():
-            process.signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
         for process in self.nodes.values():
-            process.reap(deadline - time.monotonic())
+            process.stop(deadline - time.monotonic())
         self.nodes.clear()
         if self.coordinator is not None:
-            self.coordinator.signal(signal.SIGTERM)
-            self.coordinator.reap(timeout)
+            self.coordinator.send_signal(signal.SIGTERM)
+            self.coordinator.stop(timeout)
             self.coordinator = None

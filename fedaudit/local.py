@@ -44,20 +44,26 @@ class LocalProcess:
                                + _tail(self.log_path))
         return json.loads(line)
 
+    def send_signal(self, sig: int) -> None:
+        """Sends sig to the process group if it still runs; does not wait."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
     def kill(self) -> None:
         """Stops the process at once (SIGKILL), as a crash would."""
         self.stop(sig=signal.SIGKILL)
 
     def stop(self, timeout: float = 15, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-            except ProcessLookupError:
-                pass
+        """Signals the process and waits for it, killing it after timeout seconds."""
+        self.send_signal(sig)
+        try:
+            self.proc.wait(timeout=max(0.1, timeout))
+        except subprocess.TimeoutExpired:
+            self.send_signal(signal.SIGKILL)
+            self.proc.wait()
         if self.proc.stdout:
             self.proc.stdout.close()
 
@@ -168,6 +174,8 @@ class LocalFederation:
         return [p.pid for p in processes if p.proc.poll() is None]
 
     def stop(self) -> None:
+        for process in self.nodes.values():  # all at once, then wait for each
+            process.send_signal(signal.SIGTERM)
         for process in self.nodes.values():
             process.stop()
         if self.coordinator:
