@@ -306,13 +306,9 @@ def task_from_dict(data: object, source: str = "task") -> SignedTask:
 
 def save_task(task: SignedTask, path: str | os.PathLike) -> None:
     """Writes the task file atomically (a crash leaves the old file or the new one)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(task.to_json())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from certs import write_file
+
+    write_file(path, task.to_json())
 
 
 def is_target(

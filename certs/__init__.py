@@ -1,5 +1,6 @@
 """The federation PKI: CA, certificates, signing, roster, kits, mTLS and task-key wrapping."""
 
+from certs._files import write_file
 from certs.ca import ROLES, fingerprint, load_certificate, peer_identity
 from certs.errors import BadSignature, CertsError, RosterError, SpecError, UnwrapError
 from certs.hpke import WrappedKey, unwrap_key, wrap_key
@@ -52,5 +53,6 @@ __all__ = [
     "sign_roster",
     "unwrap_key",
     "verify_signature",
+    "write_file",
     "wrap_key",
 ]

@@ -152,13 +152,9 @@ def load_document(path: str | os.PathLike, kind: str) -> SignedDocument:
 
 def save_document(document: SignedDocument, path: str | os.PathLike) -> None:
     """Writes the document file atomically (a crash leaves the old file or the new one)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(document.to_json())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from certs import write_file
+
+    write_file(path, document.to_json())
 
 
 def verify_signers(document: SignedDocument, roster) -> dict:

@@ -66,7 +66,7 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
               listen: str | None = None, force: bool = False) -> CoordinatorHome:
     """Creates a coordinator home from the coordinator's kit. Refuses an existing home
     unless force is set (force keeps the task store and results)."""
-    from certs import install_kit
+    from certs import install_kit, write_file
 
     home = CoordinatorHome(Path(home_path))
     if home.settings_path.exists() and not force:
@@ -82,7 +82,5 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
         "# host:port to listen on (defaults to the address in the roster)\n"
         f'listen = "{listen or kit.coordinator}"\n'
     )
-    tmp = home.settings_path.with_name(".coordinator.toml.tmp")
-    tmp.write_text(settings, encoding="utf-8")
-    os.replace(tmp, home.settings_path)
+    write_file(home.settings_path, settings)
     return home

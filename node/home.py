@@ -77,7 +77,7 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
     """Creates a node home from a node kit, with the default policy and a trust list
     of the roster's issuers. Raises NodeError (or a certs error) on a bad kit, and
     refuses an existing home unless force is set (force keeps data and audit log)."""
-    from certs import install_kit, load_kit
+    from certs import install_kit, load_kit, write_file
 
     if load_kit(kit_path).role != "node":
         raise NodeError(f"{kit_path} is a {load_kit(kit_path).role} kit; `node init` needs a "
@@ -91,16 +91,11 @@ def init_home(kit_path: str | os.PathLike, home_path: str | os.PathLike,
     os.chmod(home_dir, 0o700)
     kit = install_kit(kit_path, home_dir / "kit", "node")
     roster = kit.roster()
-    _write(home.policy_path, DEFAULT_POLICY_TOML)
-    _write(home.trust_path, render_trust_list(roster.issuers()))
+    write_file(home.policy_path, DEFAULT_POLICY_TOML)
+    write_file(home.trust_path, render_trust_list(roster.issuers()))
     home.data_dir.mkdir(exist_ok=True)
-    _write(home.node_toml, '# fedaudit node home\nkit = "kit"\n')
+    write_file(home.node_toml, '# fedaudit node home\nkit = "kit"\n')
     home.audit_log().append("node.initialised", node_id=kit.party_id,
                             federation=kit.federation, trusted_issuers=len(roster.issuers()))
     return home
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
