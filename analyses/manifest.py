@@ -45,6 +45,10 @@ default/min/max)::
     # dominance = true                 # measures of an aggregate only: the node SQL also
                                        # returns <name>__top1 and <name>__top2 (below)
 
+    # [linkage]                        # flags models that join across nodes by token:
+    # pattern = "registry_attributes"  # or "cross_node"; see analyses._linkage
+    # match_on = []                    # cross_node: attributes compared in clear
+
     [sql]                              # file names, relative to the model folder
     province = "province.sql"          # one per level listed under [datasets]
     combine = "combine.sql"            # required
@@ -98,6 +102,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from analyses._linkage import Linkage, names_key_table, read_linkage, uses_token_function
 from analyses._output import Output, read_output
 from analyses._params import Parameter, bind, check_order, parameter_from_toml, parse_assignments
 from analyses._sql import select_columns, sql_parameters
@@ -146,6 +151,8 @@ class Model:
     node_sql: Mapping[str, str]
     path: Path
     digest: str
+    #: The ``[linkage]`` table of a linkage model (analyses._linkage), else None.
+    linkage: Linkage | None = None
 
     @property
     def area(self) -> str:
@@ -214,6 +221,7 @@ class Model:
                 "kind": self.output.kind,
                 "columns": [asdict(c) for c in self.output.columns],
             },
+            "linkage": self.linkage.to_dict() if self.linkage else None,
             "sql": dict(self.sql_files),
             "path": str(self.path),
         }
@@ -335,8 +343,14 @@ def load_model(path: Path | str) -> Model:
     local_only = {col: name for names in datasets.values() for name in names
                   for col in load_standard(name).local_only_columns}
     output = read_output(top.table("output"), local_only)
+    linkage_table = top.table("linkage", required=False)
+    linkage = (read_linkage(linkage_table, output, tuple(datasets))
+               if linkage_table is not None else None)
     sql_table = top.table("sql")
     sql_files = _read_sql(sql_table, folder, tuple(datasets), output.kind)
+    if linkage is not None and "resolve" not in sql_files:
+        raise sql_table.error("resolve", "a linkage model needs a resolve SQL file that "
+                              "re-identifies the returned tokens at the node")
     top.finish()
 
     parts = [("manifest.toml", manifest_bytes)]
@@ -359,6 +373,12 @@ def load_model(path: Path | str) -> Model:
             raise sql_table.error(role, f"{name} uses ${undeclared[0]}, which is not a "
                                   "declared parameter; declare it with [[parameter]]")
         used |= names
+        if names_key_table(sql[role]):
+            raise sql_table.error(role, f"{name} names the task key table, which no model "
+                                  "may read; compute tokens with fa_token(id, id_status)")
+        if uses_token_function(sql[role]) and (linkage is None or role == "combine"):
+            raise sql_table.error(role, f"{name} calls fa_token, which only the node SQL and "
+                                  "resolve SQL of a model with [linkage] can use")
     for table, param in zip(param_tables, parameters, strict=True):
         if param.name not in used:
             raise table.error("name", f"{param.name} is not used by any SQL file; use it as "
@@ -376,6 +396,7 @@ def load_model(path: Path | str) -> Model:
         sql_files=MappingProxyType(sql_files),
         sql=MappingProxyType(sql),
         node_sql=MappingProxyType(node_sql),
+        linkage=linkage,
         path=folder,
         digest=compute_digest(parts),
     )

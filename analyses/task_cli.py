@@ -61,6 +61,12 @@ def new_command(analysis, params, targets, purpose, project, legal_basis, expire
     model = load_library().get(analysis_id)
     if version and version != model.version:
         raise TaskFileError(f"the library has {analysis_id}@{model.version}, not @{version}")
+    if model.linkage is not None and not key_originator:
+        raise click.UsageError(f"{model.id} links records across nodes: name the node that "
+                               "draws the task key with --key-originator NODE (usually the "
+                               "registry node)")
+    if model.linkage is None and key_originator:
+        raise click.UsageError(f"{model.id} is not a linkage model; leave out --key-originator")
     signed = draft_task(
         federation=federation,
         analysis_id=model.id,

@@ -29,8 +29,9 @@ __all__ = [
 ]
 
 #: The layout of ``coordinator.db``; bump it and add a migration when the schema changes.
-#: Version 2 added the sharing tables (result_meta, grants, share_requests).
-SCHEMA_VERSION = 2
+#: Version 2 added the sharing tables (result_meta, grants, share_requests); version 3 the
+#: linkage tables (key_envelopes, returns, verification_reports).
+SCHEMA_VERSION = 3
 
 #: Results as owned objects: their classification, the grants made on them, and the
 #: offices' requests to re-share them. Each stores the signed document as received.
@@ -84,7 +85,39 @@ _SHARING_SCHEMA = (
 )
 
 #: Statements that bring a store of the key's version to the next version.
-_MIGRATIONS = {1: _SHARING_SCHEMA}
+#: Linkage tasks: key envelopes relayed blind, each node's return of its own matches, and
+#: each node's latest verification report (coordinator._linkage_table, _verification_table).
+_LINKAGE_SCHEMA = (
+    """CREATE TABLE key_envelopes (
+        task_id    TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
+        recipient  TEXT NOT NULL,
+        sender     TEXT NOT NULL,
+        envelope   BLOB NOT NULL,
+        stored_at  INTEGER NOT NULL,
+        PRIMARY KEY (task_id, recipient)
+    ) STRICT""",
+    """CREATE TABLE returns (
+        task_id    TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
+        node_id    TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        rows       INTEGER NOT NULL,
+        digest     TEXT NOT NULL,
+        state      TEXT NOT NULL CHECK (state IN ('ready', 'processed', 'refused')),
+        message    TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (task_id, node_id)
+    ) STRICT""",
+    """CREATE TABLE verification_reports (
+        task_id     TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
+        node_id     TEXT NOT NULL,
+        report      TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (task_id, node_id)
+    ) STRICT""",
+)
+
+_MIGRATIONS = {1: _SHARING_SCHEMA, 2: _LINKAGE_SCHEMA}
 
 #: The tables of schema version 1.
 _TASK_SCHEMA = (
@@ -139,7 +172,7 @@ _TASK_SCHEMA = (
 )
 
 #: The whole schema, created in one transaction when the file is new.
-_SCHEMA = _TASK_SCHEMA + _SHARING_SCHEMA
+_SCHEMA = _TASK_SCHEMA + _SHARING_SCHEMA + _LINKAGE_SCHEMA
 
 #: How long (seconds) a call waits for another process holding the write lock (a CLI
 #: command reading the store while the coordinator runs, say).

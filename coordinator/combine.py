@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from coordinator.results import _PATH_ID, read_partial, replace_atomically
 from coordinator.store import StoreError
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "CombineError", "combine"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "CombineError", "combine", "combine_summary"]
 
 #: DuckDB's memory limit for one combine; beyond it DuckDB spills to disk. Modest, because
 #: the coordinator may combine while it streams results and takes reports.
@@ -188,7 +188,6 @@ def combine(
     tables = _open_partials(partial_paths)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
     with spill_connection(out.parent, ".combine-spill-", memory_limit, threads) as con:
         try:
             for index, table in enumerate(tables.values()):
@@ -202,13 +201,43 @@ def combine(
                     "SELECT count(*) FROM partials WHERE nullif(CAST(node AS VARCHAR), '') "
                     "IS NOT NULL").fetchall()[0][0] == 0]
                 combine_sql = _with_lower_bounds(combine_sql, dimensions, filled)
-            relation = con.sql(combine_sql, params={name: params[name] for name in names})
-            reader = relation.to_arrow_reader(_BATCH_ROWS)
-            with replace_atomically(out) as temp:
-                with pq.ParquetWriter(temp, reader.schema) as writer:
-                    for batch in reader:
-                        writer.write_batch(batch)
-                        rows += batch.num_rows
+            rows = _write_parquet(con, combine_sql, {name: params[name] for name in names}, out)
         except duckdb.Error as exc:
             raise CombineError(f"the combine SQL failed in DuckDB: {first_line(exc)}") from exc
     return rows
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object],
+                   out: Path) -> int:
+    """Runs sql and writes its rows atomically to the Parquet file out; returns the rows."""
+    rows = 0
+    reader = con.sql(sql, params=dict(params)).to_arrow_reader(_BATCH_ROWS)
+    with replace_atomically(out) as temp:
+        with pq.ParquetWriter(temp, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows
+
+
+def combine_summary(combine_sql: str, summary: pa.Table, out_path: str | os.PathLike[str],
+                    params: Mapping[str, object]) -> int:
+    """Runs a linkage model's combine SQL over the blind join's summary; returns rows.
+
+    The SQL reads ``partials``: one row per node that answered, with node_id, level,
+    tokens_submitted (padded) and matched (see `coordinator.linkage.JoinResult`). Raises
+    CombineError as `combine` does.
+    """
+    names = _parameters(combine_sql)
+    missing = sorted(names - set(params))
+    if missing:
+        raise CombineError(f"the combine SQL uses ${missing[0]} but the task gives no value "
+                           "for it")
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with spill_connection(out.parent, ".combine-spill-", DEFAULT_MEMORY_LIMIT, None) as con:
+        try:
+            con.register("partials", summary)
+            return _write_parquet(con, combine_sql, {n: params[n] for n in names}, out)
+        except duckdb.Error as exc:
+            raise CombineError(f"the combine SQL failed in DuckDB: {first_line(exc)}") from exc

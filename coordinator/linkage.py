@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from analyses._linkage import CROSS_NODE, PATTERNS, REGISTRY_ATTRIBUTES
 from coordinator.combine import DEFAULT_MEMORY_LIMIT, CombineError, first_line, spill_connection
 from coordinator.results import _PATH_ID, read_partial, replace_atomically
 from coordinator.store import StoreError
@@ -44,11 +45,6 @@ __all__ = [
     "blind_join",
 ]
 
-#: L1: non-registry tokens matched against registry tokens, with the registry's attributes.
-REGISTRY_ATTRIBUTES = "registry_attributes"
-#: L2: tokens held by two or more nodes, with how many other nodes hold them.
-CROSS_NODE = "cross_node"
-PATTERNS = (REGISTRY_ATTRIBUTES, CROSS_NODE)
 #: The roster level of the nodes that hold attributes in the registry_attributes pattern.
 REGISTRY_LEVEL = "registry"
 TOKEN = "token"
@@ -121,18 +117,21 @@ def _union(indexed: list[tuple[int, str]], columns: list[str]) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _cross_node(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
-    """Builds table hits(_fa_node, token, other_nodes); returns the returned columns."""
-    con.execute(f"CREATE TEMP VIEW u AS {_union(list(enumerate(names)), [])}")
-    con.execute(f"CREATE TEMP TABLE candidates AS SELECT hash({TOKEN}) AS h FROM u "
+def _cross_node(con: duckdb.DuckDBPyConnection, names: list[str],
+                match_on: tuple[str, ...]) -> list[str]:
+    """Builds table hits(_fa_node, token, match_on…, other_nodes); returns the returned
+    columns. A row matches another node's row with the same token and match_on values."""
+    con.execute(f"CREATE TEMP VIEW u AS {_union(list(enumerate(names)), list(match_on))}")
+    keys = ", ".join([TOKEN, *(_quote(c) for c in match_on)])
+    con.execute(f"CREATE TEMP TABLE candidates AS SELECT hash({keys}) AS h FROM u "
                 f"GROUP BY h HAVING min({_NODE}) < max({_NODE})")
     con.execute(
-        f"CREATE TEMP TABLE hits AS SELECT {_NODE}, {TOKEN}, "
-        f"CAST(count(*) OVER (PARTITION BY {TOKEN}) - 1 AS INTEGER) AS {OTHER_NODES} "
-        f"FROM (SELECT DISTINCT {_NODE}, {TOKEN} FROM u "
-        f"WHERE hash({TOKEN}) IN (SELECT h FROM candidates)) "
+        f"CREATE TEMP TABLE hits AS SELECT {_NODE}, {keys}, "
+        f"CAST(count(*) OVER (PARTITION BY {keys}) - 1 AS INTEGER) AS {OTHER_NODES} "
+        f"FROM (SELECT DISTINCT {_NODE}, {keys} FROM u "
+        f"WHERE hash({keys}) IN (SELECT h FROM candidates)) "
         f"QUALIFY {OTHER_NODES} >= 1")
-    return [TOKEN, OTHER_NODES]
+    return [TOKEN, *match_on, OTHER_NODES]
 
 
 def _registry_attributes(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
@@ -199,14 +198,16 @@ def blind_join(
     *,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     threads: int | None = None,
+    match_on: tuple[str, ...] = (),
 ) -> JoinResult:
     """Joins the token partials of a linkage task and writes one return file per receiving node.
 
     pattern is `REGISTRY_ATTRIBUTES` or `CROSS_NODE`; partials maps node id to its
     stored partial; levels maps node id to its roster level. Return files are written
     atomically as ``out_dir/<node_id>.arrows``; in the registry pattern only non-registry
-    nodes receive one. Raises LinkageError for an unknown pattern, no partial, a node
-    without a level, an unreadable partial or one without a token column, registry
+    nodes receive one. In the cross_node pattern, `match_on` names partial columns that
+    must be equal too (e.g. the period). Raises LinkageError for an unknown pattern, no
+    partial, a node without a level, an unreadable partial or one without a token column, registry
     partials of different schemas, a registry pattern without a registry or without a
     receiving node, or a DuckDB failure (out of memory included); OSError if out_dir
     cannot be written.
@@ -226,7 +227,7 @@ def blind_join(
             for name, table in zip(names, tables.values(), strict=True):
                 con.register(name, table)
             if pattern == CROSS_NODE:
-                columns = _cross_node(con, names)
+                columns = _cross_node(con, names, tuple(match_on))
                 receivers = list(range(len(node_ids)))
             else:
                 columns = _registry_attributes(con, tables, levels, names)

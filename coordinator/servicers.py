@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from coordinator import serde
@@ -35,16 +36,36 @@ class NodeServicer(rpc.NodeServiceServicer):
     @allowed("node")
     def Subscribe(self, request, context, party_id):
         _same_node(party_id, request.node_id)
-        for signed in self.coordinator.deliveries(party_id, context.is_active):
-            task = pb.Delivery()
-            task.task.ParseFromString(signed)
-            yield task
+        for outgoing in self.coordinator.deliveries(party_id, context.is_active):
+            delivery = pb.Delivery(key_envelope=outgoing.key_envelope,
+                                   return_ready=outgoing.return_ready)
+            if outgoing.signed_task:
+                delivery.task.ParseFromString(outgoing.signed_task)
+            yield delivery
 
     @allowed("node")
     def Report(self, request_iterator, context, party_id):
         reader = serde.ReportReader(request_iterator)
         chunks = reader.chunks()
         self.coordinator.report(party_id, reader.report, chunks, receipt=_LateReceipt(reader))
+        return pb.ReportAck(stored=True)
+
+
+    @allowed("node")
+    def PublishKeys(self, request, context, party_id):
+        self.coordinator.publish_keys(party_id, request.task_id, list(request.envelopes))
+        return pb.ReportAck(stored=True)
+
+    @allowed("node")
+    def FetchReturn(self, request, context, party_id):
+        header, chunks = self.coordinator.fetch_return(party_id, request.task_id)
+        yield pb.ReturnChunk(header_json=json.dumps(header).encode())
+        for chunk in chunks:
+            yield pb.ReturnChunk(arrow_chunk=chunk)
+
+    @allowed("node")
+    def ReportVerification(self, request, context, party_id):
+        self.coordinator.verification_report(party_id, request.task_id, request.json)
         return pb.ReportAck(stored=True)
 
 
@@ -94,6 +115,14 @@ class PeopleServicer(rpc.PeopleServiceServicer):
         yield pb.ResultChunk(provenance_json=provenance)
         for chunk in chunks:
             yield pb.ResultChunk(arrow_chunk=chunk)
+
+    @allowed("issuer")
+    def GetVerification(self, request, context, party_id):
+        from coordinator.verification import verification_summary
+
+        summary = verification_summary(self.coordinator.store, request.task_id)
+        return pb.VerificationSummary(json=json.dumps(summary, ensure_ascii=False,
+                                                      default=str).encode())
 
     @allowed("issuer")
     def ImportResult(self, request_iterator, context, party_id):

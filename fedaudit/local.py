@@ -156,12 +156,14 @@ class LocalFederation:
                     lifetime: dt.timedelta = dt.timedelta(hours=2)) -> SignedTask:
         """A task for every node level the model runs at, signed as the default node
         policy demands (a lead; and an approver for tokens or flags)."""
+        targets, originator = model_targets(model, self.kit("hq-lead").roster())
         task = draft_task(
             federation=self.kit("hq-lead").federation, analysis_id=model.id,
             analysis_version=model.version, analysis_digest=model.digest,
             output_kind=model.kind, parameters=model.bind_parameters(parameters or {}),
-            targets=parse_targets([f"level={level}" for level in model.levels]),
+            targets=parse_targets(targets),
             purpose=task_pb2.Purpose(project="DEMO", text=purpose), lifetime=lifetime,
+            key_originator=originator,
         )
         signers = ["hq-lead"] + (["hq-approver"] if model.kind != "aggregate" else [])
         for signer in signers:
@@ -182,6 +184,32 @@ class LocalFederation:
             self.coordinator.stop()
         self.nodes.clear()
         self.coordinator = None
+
+
+def model_targets(model, roster) -> tuple[list[str], str]:
+    """The targets that run `model` nationwide, and the key originator of a linkage model.
+
+    Every node of each level the model runs at (``level=province``); for a linkage model,
+    of the registry level only the nodes that hold all of the model's registry datasets,
+    by id. A linkage model's key originator is its first registry target, else the first
+    node of a level it runs at.
+    """
+    if model.linkage is None:
+        return [f"level={level}" for level in model.levels], ""
+    targets: list[str] = []
+    registries: list[str] = []
+    for level in model.levels:
+        if level != "registry":
+            targets.append(f"level={level}")
+            continue
+        needed = set(model.datasets[level])
+        registries = [n.id for n in roster.nodes()
+                      if n.level == "registry" and needed <= set(n.datasets)]
+        targets += registries
+    if registries:
+        return targets, registries[0]
+    first = next(n.id for n in roster.nodes() if n.level in model.levels)
+    return targets, first
 
 
 def _tail(path: Path, lines: int = 15) -> str:

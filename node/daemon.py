@@ -9,6 +9,7 @@ connection never makes a task run twice: the stored report is sent again instead
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import random
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 import grpc
 
 from analyses.tasks import SignedTask, TaskFileError
-from node.errors import Refusal
+from node.errors import NodeError, Refusal
 from node.home import NodeHome
 from node.outbox import Outbox
 from node.runner import Runner
@@ -55,6 +56,7 @@ class NodeDaemon:
                 ("grpc.max_send_message_length", 8 * 1024 * 1024),
                 ("grpc.keepalive_time_ms", 20_000),
             ])
+            self._erase_expired_keys()
             try:
                 stub = rpc.NodeServiceStub(channel)
                 self._hello(stub)
@@ -66,7 +68,10 @@ class NodeDaemon:
                                  name="decisions", daemon=True).start()
                 try:
                     for delivery in self._call:
-                        self.handle(stub, delivery.task)
+                        if delivery.return_ready:
+                            self.handle_return(stub, delivery.return_ready)
+                        else:
+                            self.handle(stub, delivery.task, delivery.key_envelope)
                 finally:
                     connected.set()
             except grpc.RpcError as exc:
@@ -79,6 +84,15 @@ class NodeDaemon:
             self._stop.wait(delay * (0.5 + random.random()))
             delay = min(delay * 2, BACKOFF_MAX)
         self.runner.audit.append("node.stopped")
+
+    def _erase_expired_keys(self) -> None:
+        """Erases task keys whose verification period ended (node policy, [linkage])."""
+        import time
+
+        from node.taskkeys import KeyStore
+
+        for task_id in KeyStore(self.home.path).erase_expired(time.time()):
+            self.runner.audit.append("task.key_erased", task_id=task_id)
 
     def stop(self) -> None:
         self._stop.set()
@@ -108,7 +122,7 @@ class NodeDaemon:
 
     # -- one delivery ------------------------------------------------------------------
 
-    def handle(self, stub, message) -> None:
+    def handle(self, stub, message, key_envelope: bytes = b"") -> None:
         """Verifies, runs and reports one delivered task. Never raises for the task's
         own faults: those become REFUSED or FAILED reports.
 
@@ -131,24 +145,78 @@ class NodeDaemon:
             self._send_refusal(stub, task_id, refusal)
             return
         if not self.outbox.has_report(task_id):
+            def publish(envelopes) -> None:
+                stub.PublishKeys(pb.KeyEnvelopes(task_id=task_id, envelopes=[
+                    json.dumps(e.to_dict()).encode() for e in envelopes]), timeout=60)
+
             try:
-                self.runner.execute(self.runner.accept(task))
+                self.runner.execute(self.runner.accept(
+                    task, key_envelope=key_envelope or None, publish_keys=publish))
             except Refusal as refusal:
                 if not self.outbox.has_report(task_id):
                     self._send_refusal(stub, task_id, refusal)
                     return
         self._send_stored(stub, task_id)
 
+    def handle_return(self, stub, task_id: str) -> None:
+        """Fetches, checks and resolves the node's return of a linkage task, then reports
+        the verification state. A refused return (a foreign token, say) is reported as
+        refused, with the reason; its cases never open."""
+        from node.arrow_stream import read_ipc
+        from node.linkage import LinkageFolder, process_return
+
+        if LinkageFolder(self.home.path).processed(task_id) is None:
+            header, chunks = {}, []
+            for chunk in stub.FetchReturn(pb.TaskRef(task_id=task_id), timeout=600):
+                if chunk.WhichOneof("body") == "header_json":
+                    header = json.loads(chunk.header_json)
+                else:
+                    chunks.append(chunk.arrow_chunk)
+            try:
+                table = read_ipc(chunks, expected_digest=header.get("digest"))
+                process_return(self.home, task_id, table)
+            except NodeError as exc:
+                log.warning("return refused", extra={"task_id": task_id, "reason": str(exc)})
+                self._send_verification(stub, task_id, refused=str(exc))
+                return
+        self._send_verification(stub, task_id)
+
+    def _send_verification(self, stub, task_id: str, refused: str | None = None) -> None:
+        from node.cases import CaseStore
+        from node.linkage import LinkageFolder
+
+        report = {"task_id": task_id, "node_id": self.kit.party_id,
+                  "reported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        if refused is not None:
+            report["refused"] = refused
+        else:
+            processed = LinkageFolder(self.home.path).processed(task_id) or {}
+            report.update(leads=processed.get("leads", 0), cases=processed.get("cases", 0),
+                          rows=CaseStore.at_home(self.home).outcome_rows(task_id))
+        stub.ReportVerification(pb.VerificationReport(
+            task_id=task_id, json=json.dumps(report, sort_keys=True).encode()), timeout=60)
+
     def _send_decisions(self, stub, disconnected: threading.Event) -> None:
-        """Sends outputs the operator released (or withheld) while connected."""
+        """Sends outputs the operator released (or withheld), and case outcomes that
+        changed, while connected."""
+        from node.cases import CaseStore
+
+        cases = CaseStore.at_home(self.home)
+        ticks = 0
         while not disconnected.wait(DECISION_POLL_SECONDS):
-            for task_id in self.outbox.decided_unsent():
-                try:
+            ticks += 1
+            if ticks % 600 == 0:
+                self._erase_expired_keys()
+            try:
+                for task_id in self.outbox.decided_unsent():
                     self._send_stored(stub, task_id)
-                except grpc.RpcError as exc:
-                    log.warning("could not send a decision", extra={"task_id": task_id,
-                                                                    "code": exc.code().name})
-                    return
+                for task_id, version in cases.unsent():
+                    self._send_verification(stub, task_id)
+                    cases.mark_sent(task_id, version)
+            except grpc.RpcError as exc:
+                log.warning("could not send a decision or case outcomes",
+                            extra={"code": exc.code().name})
+                return
 
     def _send_refusal(self, stub, task_id: str, refusal: Refusal) -> None:
         """Refusals are not stored: a refused task consumed nothing and may come again."""

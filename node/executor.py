@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from analyses import Model, ParameterError
+from analyses._linkage import RESOLVE_COLUMNS, RETURNED_TABLE, install_token_function
 from node.errors import NodeError
 from node.policy import Policy
 
@@ -38,6 +39,7 @@ __all__ = [
     "ExecutionError",
     "execute",
     "execute_batches",
+    "execute_resolve",
     "open_sandbox",
     "output_schema",
 ]
@@ -111,8 +113,12 @@ def execute(
     parameters: Mapping[str, object],
     snapshots: Mapping[str, Path],
     policy: Policy,
+    task_key: bytes | None = None,
 ) -> pa.Table:
     """Runs `model.node_sql[level]` over `snapshots` (dataset -> snapshot file) in the sandbox.
+
+    A linkage model needs its task's key (`task_key`, 32 bytes): the sandbox then has the
+    ``fa_token(id, status)`` macro of `analyses._linkage`.
 
     Returns a table of exactly `output_schema(model)`, helpers included: pass it to
     `node.disclosure.apply_disclosure`. Raises ExecutionError (see its codes) for a level
@@ -121,8 +127,56 @@ def execute(
     other than the declared ones and their helpers.
     """
     schema = output_schema(model)
-    batches = list(execute_batches(model, level, parameters, snapshots, policy))
+    batches = list(execute_batches(model, level, parameters, snapshots, policy,
+                                   task_key=task_key))
     return pa.Table.from_batches(batches, schema=schema)
+
+
+def execute_resolve(
+    model: Model,
+    level: str,
+    parameters: Mapping[str, object],
+    snapshots: Mapping[str, Path],
+    policy: Policy,
+    task_key: bytes,
+    returned: pa.Table,
+) -> pa.Table:
+    """Runs the model's resolve SQL at the node: re-identifies the returned tokens.
+
+    `returned` is the node's own matched rows with their attributes opened (the table
+    ``returned`` of the SQL). The result is local case detail, which never leaves the
+    node: one row per case line, starting with `RESOLVE_COLUMNS` (cast to their types),
+    then the model's detail columns. Raises ExecutionError as `execute` does, and
+    OUTPUT_MISMATCH when the first columns are not `RESOLVE_COLUMNS`.
+    """
+    if "resolve" not in model.sql or model.linkage is None:
+        raise ExecutionError("BAD_MODEL", f"{model.id} has no resolve step; only linkage "
+                             "models open cases")
+    sql = model.sql["resolve"]
+    used = _statement_parameters(model, "resolve", sql)
+    try:
+        bound = model.bind_parameters(parameters)
+    except ParameterError as exc:
+        raise ExecutionError("BAD_PARAMETERS", str(exc)) from exc
+    values = {name: bound[name] for name in sorted(used)}
+    needed = {dataset: _snapshot_path(snapshots, dataset) for dataset in model.datasets[level]}
+    where = f"{model.id}@{model.version} (resolve SQL)"
+    with open_sandbox(needed, policy, task_key=task_key,
+                      tables={RETURNED_TABLE: returned}) as con, \
+            _Watchdog(con, policy.timeout_seconds) as dog:
+        try:
+            table = con.sql(sql, params=values).to_arrow_table()
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise _classify(exc, where, policy, fired=dog.fired) from exc
+    names = table.column_names[:len(RESOLVE_COLUMNS)]
+    if names != [name for name, _ in RESOLVE_COLUMNS]:
+        raise ExecutionError("OUTPUT_MISMATCH", f"{where} must return "
+                             f"{', '.join(n for n, _ in RESOLVE_COLUMNS)} first, then detail "
+                             f"columns; it returns {table.column_names}")
+    schema = pa.schema([pa.field(name, _arrow_type(model, kind)) for name, kind in RESOLVE_COLUMNS]
+                       + list(table.schema)[len(RESOLVE_COLUMNS):])
+    return pa.Table.from_batches([_conform(where, b, schema) for b in table.to_batches()],
+                                 schema=schema)
 
 
 def execute_batches(
@@ -133,6 +187,7 @@ def execute_batches(
     policy: Policy,
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    task_key: bytes | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Like `execute`, yielding record batches of `output_schema(model)` as DuckDB makes them.
 
@@ -153,13 +208,18 @@ def execute_batches(
     if policy.timeout_seconds < 1:
         raise ExecutionError("BAD_POLICY", "limits.timeout_seconds in the node policy is "
                              f"{policy.timeout_seconds}; set it to at least 1 second")
+    if model.linkage is not None and task_key is None:
+        raise ExecutionError("BAD_MODEL", f"{model.id} is a linkage model; it runs only with "
+                             "its task's key")
     schema = output_schema(model)
-    return _run(model, level, sql, values, needed, policy, schema, batch_rows)
+    return _run(model, level, sql, values, needed, policy, schema, batch_rows,
+                task_key if model.linkage is not None else None)
 
 
 @contextmanager
 def open_sandbox(
-    snapshots: Mapping[str, Path], policy: Policy
+    snapshots: Mapping[str, Path], policy: Policy, *, task_key: bytes | None = None,
+    tables: Mapping[str, pa.Table] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked-down in-memory connection where each dataset reads its snapshot, read-only.
 
@@ -167,6 +227,9 @@ def open_sandbox(
     tests that prove what it refuses. Raises ExecutionError: MISSING_DATASET when a
     snapshot file is missing or holds no table named after its dataset, BAD_POLICY when
     the policy's memory_limit or threads are not valid DuckDB settings.
+
+    With `task_key`, the ``fa_token`` macro is installed; each of `tables` is copied into
+    a temporary table of its name. Both happen before the doors close.
     """
     config = {**_CONNECT_CONFIG, "threads": policy.threads, "memory_limit": policy.memory_limit}
     try:
@@ -181,6 +244,12 @@ def open_sandbox(
     try:
         for index, (dataset, path) in enumerate(sorted(snapshots.items())):
             _attach(con, index, dataset, Path(path))
+        if task_key is not None:
+            install_token_function(con, task_key)
+        for name, table in (tables or {}).items():
+            con.register("fa_incoming", table)
+            con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM fa_incoming')
+            con.unregister("fa_incoming")
         for statement in _LOCKDOWN:
             con.execute(statement)
         yield con
@@ -197,10 +266,12 @@ def _run(
     policy: Policy,
     schema: pa.Schema,
     batch_rows: int,
+    task_key: bytes | None,
 ) -> Iterator[pa.RecordBatch]:
     """The generator behind `execute_batches`: opens the sandbox, runs, checks, casts."""
     where = f"{model.id}@{model.version} ({level} SQL)"
-    with open_sandbox(snapshots, policy) as con, _Watchdog(con, policy.timeout_seconds) as dog:
+    with open_sandbox(snapshots, policy, task_key=task_key) as con, \
+            _Watchdog(con, policy.timeout_seconds) as dog:
         reader = None
         try:
             relation = con.sql(sql, params=values)

@@ -69,6 +69,11 @@ token_bucket = 1000
 aggregate = "auto"
 tokens = "auto"
 flags = "auto"
+
+[linkage]
+# Days after a linkage task expires during which this node keeps its task key, so that
+# returned tokens can be re-identified and cases verified. Then the key is erased.
+verification_days = 180
 """
 
 _OUTPUT_KINDS = ("aggregate", "tokens", "flags")
@@ -136,6 +141,7 @@ class Policy:
     threads: int = 2
     timeout_seconds: int = 600
     disclosure: DisclosurePolicy = field(default_factory=DisclosurePolicy)
+    verification_days: int = 180
 
     def allows(self, analysis_id: str) -> bool:
         if any(fnmatch.fnmatchcase(analysis_id, pat) for pat in self.deny):
@@ -153,6 +159,7 @@ _SCHEMA = {
         "p_percent": int, "max_rows": int, "max_string_length": int, "token_bucket": int,
     },
     "release": {kind: str for kind in _OUTPUT_KINDS},
+    "linkage": {"verification_days": int},
 }
 #: (lowest, highest, why) for each integer key of [disclosure]; highest None = no bound.
 _DISCLOSURE_RANGES = {
@@ -217,6 +224,8 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
         threads=threads,
         timeout_seconds=limits.get("timeout_seconds", defaults.timeout_seconds),
         disclosure=_disclosure_policy(data, source),
+        verification_days=data.get("linkage", {}).get("verification_days",
+                                                      defaults.verification_days),
     )
 
 

@@ -102,19 +102,31 @@ class Runner:
         self.audit = home.audit_log()
         self.outbox = Outbox(home.path / "outbox")
 
-    def accept(self, task) -> Accepted:
+    def accept(self, task, *, key_envelope: bytes | None = None, publish_keys=None) -> Accepted:
         """Runs the pipeline with consume=True; raises Refusal (logged).
 
         A REPLAYED refusal for a task with no stored report means the node stopped while
-        running it: that is recorded as a failure, never run again."""
+        running it: that is recorded as a failure, never run again. A linkage task's key
+        is obtained before the task is consumed (`node.linkage.obtain_task_key`, with the
+        delivery's `key_envelope`, or `publish_keys` at the key originator)."""
+        from node.linkage import obtain_task_key
+
         task_id = _task_id(task)
         self.audit.append("task.received", task_id=task_id)
+
+        def get_key(spec, model) -> None:
+            if model.linkage is not None:
+                obtain_task_key(self.home, spec, key_envelope, publish_keys)
+                self.audit.append("task.key", task_id=spec.task_id,
+                                  originator=spec.key_originator,
+                                  drawn=spec.key_originator == self.kit.party_id)
         try:
             with self.home.replay_store() as replay:
                 accepted = verify_task(
                     task, node=identity(self.home), trust=self.trust, policy=self.policy,
                     library=self.library, replay=replay,
                     available_datasets=available_datasets(self.home), consume=True,
+                    before_consume=get_key,
                 )
         except Refusal as refusal:
             if refusal.code == "REPLAYED" and task_id and not self.outbox.has_report(task_id):
@@ -134,15 +146,26 @@ class Runner:
         release is manual), or a failure."""
         from node.disclosure import apply_disclosure
         from node.executor import execute
+        from node.linkage import LinkageFolder, seal_columns
+        from node.taskkeys import KeyStore
 
         task_id = accepted.spec.task_id
         rules = self.policy.disclosure
+        model = accepted.model
         try:
-            needed = accepted.model.datasets.get(self.kit.level, ())
+            key = KeyStore(self.home.path).get(task_id) if model.linkage else None
+            needed = model.datasets.get(self.kit.level, ())
             snapshots = current_snapshots(self.home, needed)
-            table = execute(accepted.model, self.kit.level, accepted.parameters,
-                            {name: path for name, (_, path) in snapshots.items()}, self.policy)
-            disclosed = apply_disclosure(accepted.model, table, rules)
+            table = execute(model, self.kit.level, accepted.parameters,
+                            {name: path for name, (_, path) in snapshots.items()}, self.policy,
+                            task_key=key)
+            disclosed = apply_disclosure(model, table, rules)
+            released = disclosed.table
+            if key is not None:
+                LinkageFolder(self.home.path).keep(task_id, accepted.task.to_proto()
+                                                   .SerializeToString(), table.column("token"))
+                released = seal_columns(released, key, task_id,
+                                        model.linkage.sealed_columns(model.output))
         except NodeError as exc:
             # Only the public sentence goes to HQ: a database message can quote data.
             self.fail(task_id, getattr(exc, "public", None) or str(exc),
@@ -152,12 +175,12 @@ class Runner:
         self.audit.append("task.disclosure", task_id=task_id,
                           summary=disclosed.summary, held=held)
         digest = self.outbox.write_done(
-            task_id, disclosed.table, node_id=self.kit.party_id,
+            task_id, released, node_id=self.kit.party_id,
             snapshots={name: snap_id for name, (snap_id, _) in snapshots.items()},
             disclosure=disclosed.public_summary,  # the rules applied and what they did
             signing_key=self.kit.signing_key(), held=held,
         )
-        self.audit.append("task.executed", task_id=task_id, rows=disclosed.table.num_rows,
+        self.audit.append("task.executed", task_id=task_id, rows=released.num_rows,
                           output_digest=digest)
 
     def fail(self, task_id: str, public: str, detail: str | None = None) -> None:

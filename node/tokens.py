@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from analyses._linkage import TOKEN_PREFIX, TOKENISABLE_STATUSES, hmac_pads
 from node.errors import NodeError
 
 __all__ = [
@@ -46,17 +47,12 @@ __all__ = [
     "tokenise",
 ]
 
-#: The domain-separation prefix hashed in front of every ID (DESIGN §5).
-TOKEN_PREFIX = "cnid/v1|"
 #: A task key is 32 random bytes.
 KEY_LENGTH = 32
 #: The names of the bound parameters that carry the HMAC pad blocks.
 IPAD_PARAM = "fa_ipad"
 OPAD_PARAM = "fa_opad"
-#: Statuses (from `node.idno`) of the only rows that may be tokenised.
-TOKENISABLE_STATUSES = ("valid", "upgraded")
 
-_BLOCK = 64  # SHA-256's block size, in bytes.
 _NONCE = 12
 _ATTRIBUTE_INFO = b"fedaudit/attribute-key/v1|"
 _ID18 = "[0-9]{17}[0-9X]"
@@ -81,11 +77,8 @@ def token_params(key: bytes) -> dict[str, bytes]:
     are as secret as the key itself, so never log them. Raises TokenError if key is not
     32 bytes.
     """
-    padded = _check_key(key).ljust(_BLOCK, b"\x00")
-    return {
-        IPAD_PARAM: bytes(b ^ 0x36 for b in padded),
-        OPAD_PARAM: bytes(b ^ 0x5C for b in padded),
-    }
+    ipad, opad = hmac_pads(_check_key(key))
+    return {IPAD_PARAM: ipad, OPAD_PARAM: opad}
 
 
 def token_expression(id_sql: str) -> str:

@@ -29,6 +29,7 @@ REFUSAL_CODES = {
     "NOT_ALLOWED": "the node's policy does not allow this analysis or validity window",
     "BAD_PARAMETERS": "the parameters do not satisfy the analysis' declaration",
     "MISSING_DATASET": "a dataset the analysis needs has not been ingested at this node",
+    "KEY_UNAVAILABLE": "a linkage task whose key this node cannot draw, open or trust",
 }
 
 
@@ -65,12 +66,15 @@ def verify_task(
     available_datasets: Sequence[str] | None = None,
     consume: bool = False,
     now: dt.datetime | None = None,
+    before_consume=None,
 ) -> Accepted:
     """Runs the whole pipeline; raises Refusal at the first failing check.
 
     With consume=True (execution), the task id is recorded in the replay store once
     every check passed; with consume=False (a dry run) nothing is recorded.
-    available_datasets=None skips the dataset check.
+    available_datasets=None skips the dataset check. `before_consume(spec, model)`, if
+    given, runs after every check and before the task id is consumed; it may raise Refusal
+    (a linkage task's key is obtained there, see node.linkage).
     """
     now = now or dt.datetime.now(dt.UTC)
     spec = _check_signatures(task, trust)
@@ -89,6 +93,11 @@ def verify_task(
                 "MISSING_DATASET",
                 f"{spec.analysis_id} needs {', '.join(missing)}, which this node has not ingested",
             )
+    if model.linkage is not None and not spec.key_originator:
+        raise Refusal("KEY_UNAVAILABLE", f"{spec.analysis_id} links records across nodes, and "
+                      "the task names no key originator to draw its key")
+    if before_consume is not None:
+        before_consume(spec, model)
     if consume and replay is not None:
         from node.replay import TaskReplayed
 

@@ -167,20 +167,107 @@ class Delivery(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    KEY_ENVELOPE_FIELD_NUMBER: _builtins.int
+    RETURN_READY_FIELD_NUMBER: _builtins.int
+    key_envelope: _builtins.bytes
+    """Linkage tasks: the task key wrapped for this node by the key originator (JSON of
+    the signed envelope); empty for the originator itself and for other tasks.
+    """
+    return_ready: _builtins.str
+    """Set (and task empty) when the node's return of this linkage task is ready to fetch."""
     @_builtins.property
     def task(self) -> _task_pb2.SignedTask: ...
     def __init__(
         self,
         *,
         task: _task_pb2.SignedTask | None = ...,
+        key_envelope: _builtins.bytes = ...,
+        return_ready: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_envelope", b"key_envelope", "return_ready", b"return_ready", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Delivery: _TypeAlias = Delivery  # noqa: Y015
+
+@_typing.final
+class KeyEnvelopes(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    ENVELOPES_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    @_builtins.property
+    def envelopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """JSON of each signed envelope, one per other target"""
+
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        envelopes: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelopes", b"envelopes", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyEnvelopes: _TypeAlias = KeyEnvelopes  # noqa: Y015
+
+@_typing.final
+class ReturnChunk(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_JSON_FIELD_NUMBER: _builtins.int
+    ARROW_CHUNK_FIELD_NUMBER: _builtins.int
+    header_json: _builtins.bytes
+    """task id, node id, rows, digest of the Arrow stream"""
+    arrow_chunk: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        header_json: _builtins.bytes = ...,
+        arrow_chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["arrow_chunk", b"arrow_chunk", "body", b"body", "header_json", b"header_json"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrow_chunk", b"arrow_chunk", "body", b"body", "header_json", b"header_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["header_json", "arrow_chunk"]  # noqa: Y015
+    _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
+
+Global___ReturnChunk: _TypeAlias = ReturnChunk  # noqa: Y015
+
+@_typing.final
+class VerificationReport(_message.Message):
+    """One node's verification state of one task: JSON with `rows`, one per outcome and
+    reason (cases, amount at stake, confirmed and recovered amounts), and the node's
+    count of leads and cases. Replaces what the node reported before.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    JSON_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    json: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["json", b"json", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerificationReport: _TypeAlias = VerificationReport  # noqa: Y015
 
 @_typing.final
 class ReportHeader(_message.Message):
@@ -379,6 +466,26 @@ class TaskStatus(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskStatus: _TypeAlias = TaskStatus  # noqa: Y015
+
+@_typing.final
+class VerificationSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JSON_FIELD_NUMBER: _builtins.int
+    json: _builtins.bytes
+    """see coordinator.verification"""
+    def __init__(
+        self,
+        *,
+        json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["json", b"json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerificationSummary: _TypeAlias = VerificationSummary  # noqa: Y015
 
 @_typing.final
 class ListTasksRequest(_message.Message):

@@ -52,6 +52,21 @@ class NodeServiceStub:
                 request_serializer=proto_dot_fedaudit__pb2.ReportMessage.SerializeToString,
                 response_deserializer=proto_dot_fedaudit__pb2.ReportAck.FromString,
                 _registered_method=True)
+        self.PublishKeys = channel.unary_unary(
+                '/fedaudit.v1.NodeService/PublishKeys',
+                request_serializer=proto_dot_fedaudit__pb2.KeyEnvelopes.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ReportAck.FromString,
+                _registered_method=True)
+        self.FetchReturn = channel.unary_stream(
+                '/fedaudit.v1.NodeService/FetchReturn',
+                request_serializer=proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ReturnChunk.FromString,
+                _registered_method=True)
+        self.ReportVerification = channel.unary_unary(
+                '/fedaudit.v1.NodeService/ReportVerification',
+                request_serializer=proto_dot_fedaudit__pb2.VerificationReport.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.ReportAck.FromString,
+                _registered_method=True)
 
 
 class NodeServiceServicer:
@@ -81,6 +96,29 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishKeys(self, request, context):
+        """Linkage tasks (issue 6). The key originator publishes the task key, wrapped and
+        signed for every other target; the coordinator relays each envelope blind.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchReturn(self, request, context):
+        """The node's own matched tokens of a linkage task, once the join ran: a header
+        chunk, then Arrow IPC chunks. Only tokens the node itself submitted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportVerification(self, request, context):
+        """Case outcomes of one task at the node, as aggregates (never case detail).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +135,21 @@ def add_NodeServiceServicer_to_server(servicer, server):
             'Report': grpc.stream_unary_rpc_method_handler(
                     servicer.Report,
                     request_deserializer=proto_dot_fedaudit__pb2.ReportMessage.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ReportAck.SerializeToString,
+            ),
+            'PublishKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishKeys,
+                    request_deserializer=proto_dot_fedaudit__pb2.KeyEnvelopes.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ReportAck.SerializeToString,
+            ),
+            'FetchReturn': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchReturn,
+                    request_deserializer=proto_dot_fedaudit__pb2.TaskRef.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.ReturnChunk.SerializeToString,
+            ),
+            'ReportVerification': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportVerification,
+                    request_deserializer=proto_dot_fedaudit__pb2.VerificationReport.FromString,
                     response_serializer=proto_dot_fedaudit__pb2.ReportAck.SerializeToString,
             ),
     }
@@ -193,6 +246,87 @@ class NodeService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def PublishKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.NodeService/PublishKeys',
+            proto_dot_fedaudit__pb2.KeyEnvelopes.SerializeToString,
+            proto_dot_fedaudit__pb2.ReportAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchReturn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fedaudit.v1.NodeService/FetchReturn',
+            proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+            proto_dot_fedaudit__pb2.ReturnChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportVerification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.NodeService/ReportVerification',
+            proto_dot_fedaudit__pb2.VerificationReport.SerializeToString,
+            proto_dot_fedaudit__pb2.ReportAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class PeopleServiceStub:
     """---------------------------------------------------------------- people
@@ -239,6 +373,11 @@ class PeopleServiceStub:
                 '/fedaudit.v1.PeopleService/ImportResult',
                 request_serializer=proto_dot_fedaudit__pb2.ResultChunk.SerializeToString,
                 response_deserializer=proto_dot_fedaudit__pb2.TaskStatus.FromString,
+                _registered_method=True)
+        self.GetVerification = channel.unary_unary(
+                '/fedaudit.v1.PeopleService/GetVerification',
+                request_serializer=proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+                response_deserializer=proto_dot_fedaudit__pb2.VerificationSummary.FromString,
                 _registered_method=True)
         self.ClassifyResult = channel.unary_unary(
                 '/fedaudit.v1.PeopleService/ClassifyResult',
@@ -327,6 +466,13 @@ class PeopleServiceServicer:
 
     def ImportResult(self, request_iterator, context):
         """Adds a node's offline result bundle (an air-gapped node's run-task output).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVerification(self, request, context):
+        """Verification progress of a linkage task: per node, leads, cases and outcomes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -427,6 +573,11 @@ def add_PeopleServiceServicer_to_server(servicer, server):
                     servicer.ImportResult,
                     request_deserializer=proto_dot_fedaudit__pb2.ResultChunk.FromString,
                     response_serializer=proto_dot_fedaudit__pb2.TaskStatus.SerializeToString,
+            ),
+            'GetVerification': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVerification,
+                    request_deserializer=proto_dot_fedaudit__pb2.TaskRef.FromString,
+                    response_serializer=proto_dot_fedaudit__pb2.VerificationSummary.SerializeToString,
             ),
             'ClassifyResult': grpc.unary_unary_rpc_method_handler(
                     servicer.ClassifyResult,
@@ -660,6 +811,33 @@ class PeopleService:
             '/fedaudit.v1.PeopleService/ImportResult',
             proto_dot_fedaudit__pb2.ResultChunk.SerializeToString,
             proto_dot_fedaudit__pb2.TaskStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVerification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedaudit.v1.PeopleService/GetVerification',
+            proto_dot_fedaudit__pb2.TaskRef.SerializeToString,
+            proto_dot_fedaudit__pb2.VerificationSummary.FromString,
             options,
             channel_credentials,
             insecure,

@@ -98,7 +98,8 @@ def test_a_version_1_store_is_migrated_and_keeps_its_tasks(tmp_path):
     with TaskStore(path) as store:
         add_task(store, "t1", ["gd"])
     con = sqlite3.connect(path)
-    for table in ("result_meta", "grants", "share_requests"):
+    for table in ("result_meta", "grants", "share_requests", "key_envelopes", "returns",
+                  "verification_reports"):
         con.execute(f"DROP TABLE {table}")
     con.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
     con.commit()

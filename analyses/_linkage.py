@@ -1,0 +1,156 @@
+"""The linkage declaration of a model and the token function its SQL calls.
+
+A linkage model (DESIGN §5) has an output of kind ``flags`` and a ``[linkage]`` table::
+
+    [linkage]
+    pattern = "registry_attributes"   # or "cross_node"
+    match_on = []                     # cross_node only: attribute columns compared in clear
+
+- ``registry_attributes``: a token of a non-registry node (a province) matches when a
+  registry node (e.g. the death register) submitted it too; the province gets back its
+  matched tokens with the registry's attribute columns. All levels return the same
+  declared columns; non-registry levels return the attributes as typed NULLs.
+- ``cross_node``: a row (token and the ``match_on`` columns) matches when another node
+  submitted the same token and values; each node gets back its matched rows and
+  ``other_nodes``, how many other nodes hold them (never which).
+
+Attribute columns not in ``match_on`` travel sealed (AES-256-GCM under a key derived from
+the task key, `node.tokens.seal_attribute`): the coordinator joins on tokens and never reads
+them. The node SQL computes tokens with ``fa_token(id, id_status)``, a macro the node
+installs in its sandbox for linkage tasks only (`install_token_function`): HMAC-SHA256
+of ``"cnid/v1|" + id`` under the task key, in lowercase hex, or NULL when the status is
+not ``valid`` or ``upgraded`` (invalid IDs are never tokenised). The key itself sits in
+a temporary table that model SQL may not name.
+
+The model's resolve SQL re-identifies the returned tokens at the node: it reads the
+level's datasets and the table ``returned`` and returns one row per case line, starting
+with `RESOLVE_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from analyses._output import Output
+from analyses._toml import Table
+
+__all__ = [
+    "CROSS_NODE",
+    "KEY_TABLE",
+    "PATTERNS",
+    "REGISTRY_ATTRIBUTES",
+    "RESOLVE_COLUMNS",
+    "RETURNED_TABLE",
+    "TOKEN_FUNCTION",
+    "TOKEN_PREFIX",
+    "Linkage",
+    "hmac_pads",
+    "install_token_function",
+    "read_linkage",
+    "uses_token_function",
+]
+
+REGISTRY_ATTRIBUTES = "registry_attributes"
+CROSS_NODE = "cross_node"
+PATTERNS = (REGISTRY_ATTRIBUTES, CROSS_NODE)
+#: The domain-separation prefix hashed in front of every ID (DESIGN §5).
+TOKEN_PREFIX = "cnid/v1|"
+#: The macro node SQL calls: fa_token(id, id_status) -> VARCHAR or NULL.
+TOKEN_FUNCTION = "fa_token"
+#: The temporary table holding the HMAC pad blocks; model SQL may never name it.
+KEY_TABLE = "fa_task_key"
+#: The table the resolve SQL reads: the node's returned tokens with their attributes.
+RETURNED_TABLE = "returned"
+#: The first columns of a resolve SQL's output, with their DuckDB types.
+RESOLVE_COLUMNS = (("token", "VARCHAR"), ("subject_id", "VARCHAR"),
+                   ("subject_name", "VARCHAR"), ("amount", "DECIMAL(18,2)"))
+#: Statuses (from `node.idno`) of the only IDs that may be tokenised.
+TOKENISABLE_STATUSES = ("valid", "upgraded")
+
+_BLOCK = 64  # SHA-256's block size, in bytes.
+_KEY_LENGTH = 32
+_CALL = re.compile(rf"\b{TOKEN_FUNCTION}\s*\(", re.IGNORECASE)
+_KEY_NAME = re.compile(rf"\b{KEY_TABLE}\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Linkage:
+    """A model's ``[linkage]``: the join pattern and the attributes compared in clear."""
+
+    pattern: str
+    match_on: tuple[str, ...] = ()
+
+    def sealed_columns(self, output: Output) -> tuple[str, ...]:
+        """The attribute columns that leave the node sealed: all but `match_on`."""
+        return tuple(c.name for c in output.by_role("attribute") if c.name not in self.match_on)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pattern": self.pattern, "match_on": list(self.match_on)}
+
+
+def read_linkage(table: Table, output: Output, levels: tuple[str, ...]) -> Linkage:
+    """Reads ``[linkage]``; raises ManifestError naming the key that breaks a rule."""
+    pattern = table.string("pattern", check=lambda s: None if s in PATTERNS
+                           else f"use one of {', '.join(PATTERNS)}")
+    match_on = tuple(table.strings("match_on", required=False) or ())
+    table.finish()
+    if output.kind != "flags":
+        raise table.error("pattern", f"a linkage model releases flags; set [output] kind = "
+                          f"\"flags\", not {output.kind!r}")
+    token = output.by_role("token")[0].name
+    if token != "token":
+        raise table.error("pattern", f"the token column of a linkage model is named token, "
+                          f"not {token!r}")
+    attributes = {c.name for c in output.by_role("attribute")}
+    for i, name in enumerate(match_on):
+        if name not in attributes:
+            raise table.error(f"match_on[{i + 1}]", f"{name!r} is not an attribute column of "
+                              "[output]")
+    if match_on and pattern != CROSS_NODE:
+        raise table.error("match_on", f"only the {CROSS_NODE} pattern compares attributes; "
+                          "remove match_on")
+    if pattern == REGISTRY_ATTRIBUTES and ("registry" not in levels
+                                           or not set(levels) - {"registry"}):
+        raise table.error("pattern", f"{REGISTRY_ATTRIBUTES} needs registry datasets and the "
+                          "datasets of another level under [datasets]")
+    return Linkage(pattern, match_on)
+
+
+def uses_token_function(sql: str) -> bool:
+    """Whether sql calls fa_token(…)."""
+    return bool(_CALL.search(sql))
+
+
+def names_key_table(sql: str) -> bool:
+    """Whether sql names the key table, which no model may read."""
+    return bool(_KEY_NAME.search(sql))
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The HMAC-SHA256 inner and outer pad blocks of a 32-byte key (RFC 2104).
+
+    Raises ValueError if key is not 32 bytes."""
+    if not isinstance(key, bytes | bytearray) or len(key) != _KEY_LENGTH:
+        raise ValueError(f"a task key must be {_KEY_LENGTH} bytes")
+    padded = bytes(key).ljust(_BLOCK, b"\x00")
+    return bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded)
+
+
+def install_token_function(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Creates the temporary key table and the ``fa_token(id, status)`` macro in con.
+
+    Call it before the connection is locked down. The pads are bound as parameters, so
+    the key never appears in SQL text. Raises ValueError if key is not 32 bytes.
+    """
+    ipad, opad = hmac_pads(key)
+    con.execute(f"CREATE TEMP TABLE {KEY_TABLE} AS SELECT $ipad::BLOB AS ipad, "
+                "$opad::BLOB AS opad", {"ipad": ipad, "opad": opad})
+    usable = ", ".join(f"'{s}'" for s in TOKENISABLE_STATUSES)
+    prefix = TOKEN_PREFIX.replace("'", "''")
+    con.execute(
+        f"CREATE TEMP MACRO {TOKEN_FUNCTION}(id, status) AS CASE WHEN status IN ({usable}) "
+        f"THEN sha256((SELECT opad FROM {KEY_TABLE}) || unhex(sha256((SELECT ipad FROM "
+        f"{KEY_TABLE}) || encode('{prefix}' || id)))) END")
