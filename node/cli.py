@@ -253,10 +253,12 @@ def policy_show(home: str, as_json: bool) -> None:
 
 
 def _add_subcommands() -> None:
+    from node.cases_cli import cases
     from node.data_cli import DATA_COMMANDS
     from node.log_cli import log
 
     node.add_command(log)
+    node.add_command(cases)
     for command in DATA_COMMANDS:
         node.add_command(command)
 
