@@ -115,6 +115,31 @@ def _wan(yuan: Decimal) -> Decimal:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far the local verification of a line's leads has come, from the nodes' reports."""
+
+    status: str  # "verifying" or "verified", a key of STATUSES
+    cases: int
+    resolved: int
+    confirmed: int
+    partly: int = 0
+
+    def text(self) -> tuple[str, str]:
+        """核实中 3/12 (verification in progress: 3 of 12 cases resolved), or 已核实 12/12，
+        确认 10 (verified: 12 of 12 cases resolved, 10 confirmed)."""
+        zh, en = STATUSES[self.status]
+        zh += f" {self.resolved}/{self.cases}"
+        en += f": {self.resolved:,} of {self.cases:,} cases resolved"
+        if self.status == "verified":
+            zh += f"，确认{self.confirmed}"
+            en += f", {self.confirmed:,} confirmed"
+            if self.partly:
+                zh += f"，部分确认{self.partly}"
+                en += f", {self.partly:,} partly"
+        return zh, en
+
+
+@dataclass(frozen=True)
 class FindingLine:
     """One finding: a province's (or the national) line in the shape of reference §5.2."""
 
@@ -139,6 +164,12 @@ class FindingLine:
     status: str  # a key of STATUSES
     text_zh: str = ""
     text_en: str = ""
+    progress: Progress | None = None  # verification counts, once nodes report them
+
+    @property
+    def status_text(self) -> tuple[str, str]:
+        """The verification status in Chinese and English, with its counts when known."""
+        return self.progress.text() if self.progress is not None else STATUSES[self.status]
 
     @property
     def amount_wan(self) -> Decimal | None:
@@ -185,7 +216,7 @@ def sentence(line: FindingLine) -> tuple[str, str]:
         else:
             zh_parts.append(f"金额{ge}{line.amount_wan}万元")
             en_parts.append(f"{ge}{line.amount_wan} wan yuan (CNY {line.amount_yuan:,})")
-    status_zh, status_en = STATUSES[line.status]
+    status_zh, status_en = line.status_text
     if line.lower_bound:
         status_zh, status_en = f"{LOWER_BOUND_ZH}；{status_zh}", f"{LOWER_BOUND_EN}; {status_en}"
     period_zh = f"{line.period_zh}，" if line.period_zh else ""

@@ -1,7 +1,8 @@
 """HTML and SVG building blocks of the audit report; every value passes through `_e`.
 
-Also the provenance sections (coverage, snapshots, policies) and the page frame with its
-inline CSS and a Content-Security-Policy that forbids loading anything.
+Also the provenance sections (coverage, snapshots, policies), the verification table of
+a linkage task, and the page frame with its inline CSS and a Content-Security-Policy
+that forbids loading anything.
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from html import escape
 
 from analyses.manifest import Model
 from coordinator.findings import NodePlace, region_name
+from coordinator.verification import (
+    REASON_TEXT,
+    STATUS_TEXT,
+    amount_text,
+    node_label,
+    percent,
+)
 
 #: Delivery states of a node that gave no data to the result.
 NOT_ANSWERED_STATES = ("refused", "failed", "missing", "pending", "delivered", "held")
@@ -151,6 +159,55 @@ def _policies(nodes: Sequence[Mapping]) -> str:
             "are the effective settings its signed receipt records.</p>"
             + html_table(["Node", "Min. contributors", "Zeros", "Dominance", "p%", "Release",
                           "Applied"], rows))
+
+
+def _verification_row(label: str, entry: Mapping) -> list[tuple[str, str]]:
+    def count(key: str) -> tuple[str, str]:
+        value = entry.get(key)
+        return ("-", "sup") if value is None else (f"{value:,}", "num")
+
+    reasons = "; ".join(f"{REASON_TEXT[r][0]} {REASON_TEXT[r][1]}: {n}"
+                        for r, n in (entry.get("excluded_by_reason") or {}).items() if n)
+    status = STATUS_TEXT.get(entry.get("status"), (entry.get("status"), ""))
+    return [(label, ""), (" / ".join(status), ""), count("leads"), count("cases"),
+            count("open"), count("confirmed"), count("partly"), count("excluded"),
+            (reasons, ""), *((amount_text(entry.get(a)), "num") for a in (
+                "amount_at_stake", "confirmed_amount", "recovered_amount")),
+            (percent(entry.get("precision")), "num"), (entry.get("reported_at") or "", "")]
+
+
+def verification_section(summary: Mapping, places: Mapping[str, NodePlace]) -> str:
+    """Verification progress of a linkage task: a table per node, the national line, and a
+    chart of the model's precision where cases were resolved.
+
+    ``summary`` is what `coordinator.verification.verification_summary` returns.
+    """
+    nodes = summary.get("nodes") or []
+    if not nodes:
+        return ("<p class='muted'>No node has received leads of this task yet, so there is "
+                "nothing to verify so far.</p>")
+    national = summary.get("national") or {}
+    rows = [_verification_row(node_label(e["node_id"], places), e) for e in nodes]
+    rows.append(_verification_row("全国 National", national))
+    text = html_table(["节点 Node", "状态 Status", "线索 Leads", "案件 Cases", "未结 Open",
+                       "确认 Confirmed", "部分 Partly", "排除 Excluded", "排除原因 Reasons",
+                       "涉及金额 At stake 万元 (元)", "确认金额 Confirmed 万元 (元)",
+                       "追回 Recovered 万元 (元)", "精度 Precision", "报告时间 Reported"], rows)
+    resolved = [e for e in nodes if e.get("precision") is not None]
+    if resolved:
+        text += svg_bar_chart("精度 Precision (%) by province", [
+            (node_label(e["node_id"], places), e["precision"] * 100,
+             f"{percent(e['precision'])} ({e['resolved']:,}/{e['cases']:,} resolved)", False)
+            for e in resolved])
+    missing = [node_label(e["node_id"], places) for e in nodes if not e.get("reported")]
+    if missing:
+        text += (f"<p class='warn'>Not reported yet: {_e(', '.join(missing))}. Their leads "
+                 "are not verified; the national line adds only the nodes that reported.</p>")
+    text += ("<p class='note'>Each node re-identifies only its own leads and verifies them on "
+             "its own records; only these aggregates reach HQ. Precision is (confirmed + "
+             "partly confirmed) / resolved cases; while a node still has open cases its "
+             "precision may change.</p>")
+    return text
 
 
 def provenance_sections(provenance: Mapping, model: Model, receipts: Mapping[str, str],

@@ -75,6 +75,15 @@ class PeopleClient:
 
         return self._call(self.stub.ImportResult, messages())
 
+    def verification(self, task_id: str) -> dict:
+        """The verification summary of a linkage task (see coordinator.verification).
+
+        Raises CoordinatorError: NOT_FOUND for an unknown task, INVALID_REQUEST for a task
+        whose model links no records, UNAVAILABLE when the coordinator cannot be reached.
+        """
+        summary = self._call(self.stub.GetVerification, pb.TaskRef(task_id=task_id))
+        return json.loads(summary.json)
+
     # -- sharing (issue 9) ----------------------------------------------------------------
 
     def classify(self, document_json: bytes) -> pb.ResultInfo:

@@ -28,6 +28,7 @@ from coordinator._findings_text import (
     Coverage,
     FindingLine,
     Findings,
+    Progress,
     SummaryRow,
     label_of,
     period_text,
@@ -44,6 +45,7 @@ __all__ = [
     "Findings",
     "Hint",
     "NodePlace",
+    "Progress",
     "SummaryRow",
     "build_findings",
     "places_from_roster",
@@ -144,17 +146,24 @@ def _problem(model, analysis: Mapping) -> tuple[str, str, str]:
     return model.title_zh, model.title_en, kind
 
 
-def _status(key: str, model, verification: Mapping[str, str]) -> str:
-    """The line's verification status: given, else pending unless the result is a known
-    model's descriptive total (an aggregate that declares no problem type)."""
+def _status(key: str, model, verification: Mapping[str, str | Progress]
+            ) -> tuple[str, Progress | None]:
+    """The line's verification status and counts: given, else pending unless the result is
+    a known model's descriptive total (an aggregate that declares no problem type)."""
     status = verification.get(key)
+    progress = status if isinstance(status, Progress) else None
+    if progress is not None:
+        status = progress.status
+        if status not in ("verifying", "verified"):
+            raise ValueError(f"verification counts go with status verifying or verified, "
+                             f"not {status!r}")
     if status is None:
         descriptive = model is not None and model.kind == "aggregate" and not model.problem_types
         status = "not_applicable" if descriptive else "pending"
     if status not in STATUSES:
         raise ValueError(f"verification status {status!r} is not one of "
                          f"{', '.join(STATUSES)}")
-    return status
+    return status, progress
 
 
 def _label(key: str, cols: Columns, places: Mapping[str, NodePlace]) -> tuple[str, str, str]:
@@ -184,7 +193,7 @@ def _line(key: str, tally: _Tally, cols: Columns, context: dict, scope: tuple[st
     first, last = tally.first or context["start"], tally.last or context["end"]
     period = period_text(first, last, context["as_of"] if not (first or last) else None)
     peak = max(tally.per_period.values()) if tally.per_cell and tally.per_period else None
-    status = _status(key, context["model"], context["verification"])
+    status, progress = _status(key, context["model"], context["verification"])
     line = FindingLine(
         key=key, region_code=region, scope_zh=scope[0], scope_en=scope[1],
         period_start=first.isoformat() if first else None,
@@ -195,7 +204,8 @@ def _line(key: str, tally: _Tally, cols: Columns, context: dict, scope: tuple[st
         unit=cols.unit if cols.count else "", per_cell=tally.per_cell, peak=peak,
         amount_yuan=tally.amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
         if tally.amount_seen else None,
-        has_amount=cols.amount is not None, lower_bound=tally.lower_bound, status=status)
+        has_amount=cols.amount is not None, lower_bound=tally.lower_bound, status=status,
+        progress=progress)
     return line.with_text(*sentence(line))
 
 
@@ -306,7 +316,7 @@ def build_findings(
     places: Mapping[str, NodePlace] | None = None,
     *,
     parameters: Mapping[str, object] | None = None,
-    verification: Mapping[str, str] | None = None,
+    verification: Mapping[str, str | Progress] | None = None,
 ) -> Findings:
     """The finding lines (or table-style summary) and coverage of one combined result.
 
@@ -317,10 +327,13 @@ def build_findings(
     (`places_from_roster`). ``parameters`` are the task's parameter values, if known
     (default: ``provenance["parameters"]`` when present); period parameters state the
     period when the result has no period column. ``verification`` maps a line's key
-    (node id, province code or "national") to a key of `STATUSES`; lines without one are
+    (node id, province code or "national") to a key of `STATUSES`, or to a `Progress`
+    with the case counts of a linkage task (`coordinator.verification.line_progress`
+    makes them from the coordinator's verification summary); lines without one are
     "pending" for problem models and "not_applicable" for descriptive totals.
 
-    Raises ValueError for a verification status that is not a key of `STATUSES`.
+    Raises ValueError for a verification status that is not a key of `STATUSES`, or a
+    Progress whose status is neither verifying nor verified.
     """
     places = places or {}
     analysis = dict(provenance.get("analysis") or {})

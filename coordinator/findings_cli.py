@@ -30,7 +30,7 @@ from coordinator.findings import (
     places_from_roster,
     region_name,
 )
-from coordinator.people_cli import COORDINATOR_OPTION, KIT_OPTION, _fetch
+from coordinator.people_cli import COORDINATOR_OPTION, KIT_OPTION, _fetch, fetch_verification_of
 
 __all__ = ["findings_command", "findings_text", "library_model", "workbook_tables",
            "write_xlsx"]
@@ -285,10 +285,14 @@ def findings_command(task_id, kit_path, address, as_json, xlsx_path) -> None:
     answered. A result that is not about persons and money (e.g. data quality) is
     summarised per node instead.
     """
+    from coordinator.verification import line_progress
+
     kit, provenance, table = _fetch(kit_path, address, task_id)
     places = places_from_roster(kit.roster())
+    summary = fetch_verification_of(kit, address, provenance)
     findings = build_findings(table, provenance, library_model(provenance.get("analysis")
-                                                               or {}), places)
+                                                               or {}), places,
+                              verification=line_progress(summary, places) if summary else None)
     if xlsx_path:
         write_xlsx(workbook_tables(findings, table, provenance, places), xlsx_path)
     if as_json:

@@ -142,6 +142,19 @@ def _fetch(kit_path, address, task_id):
     return kit, provenance, table
 
 
+def fetch_verification_of(kit, address, provenance: dict) -> dict | None:
+    """The verification summary of a linkage result, or None for other results and for
+    callers the coordinator does not show it to (offices)."""
+    from coordinator.errors import CoordinatorError
+    from coordinator.verification_cli import fetch_verification
+
+    try:
+        with PeopleClient(kit, address) as client:
+            return fetch_verification(client, provenance)
+    except CoordinatorError:
+        return None
+
+
 def verify_receipts(kit, provenance: dict) -> dict[str, str]:
     """node id -> 'verified' or why not, checking each receipt against the roster."""
     import base64
@@ -274,3 +287,8 @@ def import_command(bundle, kit_path, address) -> None:
     node = next((n for n in status.nodes if n.node_id == info["node_id"]), None)
     click.echo(f"imported {info['node_id']}'s result for task {status.task_id} "
                f"({status.analysis}): node {node.state if node else '?'}, task {status.state}")
+
+
+# `results verification` lives in its own module, which adds itself to `results` and
+# reads the options above; import it last, once they exist.
+import coordinator.verification_cli  # noqa: E402, F401

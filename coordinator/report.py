@@ -25,9 +25,11 @@ from coordinator._report_html import (
     page,
     provenance_sections,
     svg_bar_chart,
+    verification_section,
 )
 from coordinator.errors import CoordinatorError
-from coordinator.findings import STATUSES, Findings, NodePlace, build_findings, region_name
+from coordinator.findings import Findings, NodePlace, build_findings, region_name
+from coordinator.verification import line_progress
 
 __all__ = ["PROVINCE_COLUMNS", "Breakdown", "Group", "ReportError", "breakdown",
            "province_label", "render_report", "svg_bar_chart"]
@@ -200,7 +202,7 @@ def _findings(findings: Findings) -> str:
                  else "-", cls if line.subjects is not None else "sup"),
                 (f"{ge}{line.amount_wan:,}" if line.amount_wan is not None else "-",
                  cls if line.amount_wan is not None else "sup"),
-                (" / ".join(STATUSES[line.status]), "")])
+                (" / ".join(line.status_text), "")])
         parts.append(html_table(["地区 Region", "期间 Period", "对象 Subjects",
                                  "金额 Amount (万元)", "核实 Verification"], rows))
     elif findings.summary:
@@ -215,11 +217,20 @@ def _findings(findings: Findings) -> str:
     return "\n".join(parts)
 
 
-def _verification(model: Model) -> str:
-    text = ("<p><strong>Not yet available.</strong> This federation does not yet collect "
-            "verification outcomes (核实结果) from the nodes. Once it does, this section shows "
-            "the leads confirmed, partly confirmed, excluded and pending per province, and the "
-            "model's precision. Until then no figure here is a confirmed finding.</p>")
+def _verification(model: Model, verification: Mapping | None,
+                  places: Mapping[str, NodePlace]) -> str:
+    """The verification section: the nodes' case outcomes of a linkage task, or why none."""
+    if verification is not None:
+        return verification_section(verification, places)
+    if model.linkage is not None:
+        return ("<p><strong>Not included.</strong> This linkage model's leads go back to the "
+                "nodes for verification (核实), but this report was made without their "
+                "progress; see <code>fedaudit results verification</code>. Until the nodes "
+                "report, no figure here is a confirmed finding.</p>")
+    text = ("<p><strong>Not yet available.</strong> The nodes report verification outcomes "
+            "(核实结果) for linkage models only, whose leads go back to them as local cases; "
+            "this model is not one, so none of its figures is verified here and no precision "
+            "is measured. No figure here is a confirmed finding.</p>")
     if model.kind == "aggregate" and not model.problem_types:
         text += ("<p class='muted'>This model reports aggregates without problem types: it "
                  "raises no leads that need local verification.</p>")
@@ -274,15 +285,18 @@ def _value(value: object) -> str:
 def render_report(provenance: Mapping, table, model: Model, *,
                   receipts: Mapping[str, str] | None = None,
                   places: Mapping[str, NodePlace] | None = None,
+                  verification: Mapping | None = None,
                   generated_at: str | None = None, max_rows: int = 500) -> str:
     """The whole report as one HTML document (a str), with no external reference.
 
     `provenance` and `table` (a pyarrow Table, or None) are what `PeopleClient.
     fetch_result` returns; `model` is the analysis that made them; `receipts` maps node
     id to its receipt verdict (`people_cli.verify_receipts`); `places` says where each
-    node sits (`findings.places_from_roster`). The finding lines are those of
-    `findings.build_findings`. Raises ReportError when `model` is not the result's
-    analysis (another id, version or digest).
+    node sits (`findings.places_from_roster`); `verification` is a linkage task's
+    verification summary (`PeopleClient.verification`), shown as a table with the
+    model's precision per node and as the finding lines' status. The finding lines are
+    those of `findings.build_findings`. Raises ReportError when `model` is not the
+    result's analysis (another id, version or digest).
     """
     analysis = provenance.get("analysis") or {}
     for key in ("id", "version", "digest"):
@@ -295,7 +309,8 @@ def render_report(provenance: Mapping, table, model: Model, *,
     generated_at = generated_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     places = places or {}
     result = breakdown(table, model, places)
-    findings = build_findings(table, provenance, model, places)
+    findings = build_findings(table, provenance, model, places, verification=line_progress(
+        verification, places) if verification is not None else None)
     nodes = provenance.get("nodes") or []
     answered = sum(1 for n in nodes if n.get("state") == "done")
     head = definition_list([
@@ -318,7 +333,7 @@ def render_report(provenance: Mapping, table, model: Model, *,
         ("charts", "按省份 Per province", _charts(result, model)),
         ("findings", "审计发现 Findings", _findings(findings)),
         ("verification", "核实进度与模型精度 Verification and model precision",
-         _verification(model)),
+         _verification(model, verification, places)),
         ("result", "结果 Result rows", _result_table(table, model, max_rows)),
         *provenance_sections(provenance, model, receipts or {}, places),
     ]

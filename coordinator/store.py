@@ -6,7 +6,8 @@ behind a lock; gRPC servicers call the store from a thread pool. Every write als
 store-wide counter and stamps the changed task with it, so ``wait_for_change`` can wake a
 watcher as soon as its task moves. The record types live in ``coordinator.records``, the
 SQLite plumbing and schema in ``coordinator._sqlite``, the node table in
-``coordinator._nodes``, the sharing tables (grants) in ``coordinator._grants``.
+``coordinator._nodes``, the sharing tables (grants) in ``coordinator._grants``, the nodes'
+verification reports of linkage tasks in ``coordinator._verification_table``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coordinator._grants import GrantTable
+from coordinator._linkage_table import LinkageTable
 from coordinator._nodes import NodeTable
 from coordinator._sqlite import (
     SCHEMA_VERSION,
@@ -28,6 +30,7 @@ from coordinator._sqlite import (
     now_or_clock,
     to_json,
 )
+from coordinator._verification_table import VerificationTable
 from coordinator.records import (
     FINAL_DELIVERY_STATES,
     REPORT_STATES,
@@ -46,11 +49,12 @@ __all__ = [
 ]
 
 
-class TaskStore(GrantTable, NodeTable):
-    """Tasks, deliveries, nodes and grants of one coordinator, in the SQLite file at ``path``.
+class TaskStore(GrantTable, NodeTable, LinkageTable, VerificationTable):
+    """Tasks, deliveries, nodes, grants and verification reports of one coordinator.
 
-    Open it with ``TaskStore(path)``; it raises StoreError if the file is not a task store
-    or has another schema version. Close it with ``close()`` or a ``with`` block.
+    The store is the SQLite file at ``path``: open it with ``TaskStore(path)``; it raises
+    StoreError if the file is not a task store or has another schema version. Close it
+    with ``close()`` or a ``with`` block.
     """
 
     def __repr__(self) -> str:
