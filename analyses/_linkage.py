@@ -3,7 +3,7 @@
 A linkage model (DESIGN §5) has an output of kind ``flags`` and a ``[linkage]`` table::
 
     [linkage]
-    pattern = "registry_attributes"   # or "cross_node"
+    pattern = "registry_attributes"   # or "cross_node" or "local"
     match_on = []                     # cross_node only: attribute columns compared in clear
 
 - ``registry_attributes``: a token of a non-registry node (a province) matches when a
@@ -13,6 +13,11 @@ A linkage model (DESIGN §5) has an output of kind ``flags`` and a ``[linkage]``
 - ``cross_node``: a row (token and the ``match_on`` columns) matches when another node
   submitted the same token and values; each node gets back its matched rows and
   ``other_nodes``, how many other nodes hold them (never which).
+- ``local``: flags found within one node's own records (e.g. split hospitalisation);
+  nothing is joined. Each node draws a task key of its own (no originator, no envelopes),
+  and the coordinator hands each node back its own token set, so that cases open through
+  the same return and verification path as for joined flags; HQ sees the counts in the
+  nodes' verification reports.
 
 Attribute columns not in ``match_on`` travel sealed (AES-256-GCM under a key derived from
 the task key, `node.tokens.seal_attribute`): the coordinator joins on tokens and never reads
@@ -39,6 +44,7 @@ from analyses._toml import Table
 
 __all__ = [
     "CROSS_NODE",
+    "LOCAL",
     "KEY_TABLE",
     "PATTERNS",
     "REGISTRY_ATTRIBUTES",
@@ -55,7 +61,8 @@ __all__ = [
 
 REGISTRY_ATTRIBUTES = "registry_attributes"
 CROSS_NODE = "cross_node"
-PATTERNS = (REGISTRY_ATTRIBUTES, CROSS_NODE)
+LOCAL = "local"
+PATTERNS = (REGISTRY_ATTRIBUTES, CROSS_NODE, LOCAL)
 #: The domain-separation prefix hashed in front of every ID (DESIGN §5).
 TOKEN_PREFIX = "cnid/v1|"
 #: The macro node SQL calls: fa_token(id, id_status) -> VARCHAR or NULL.
@@ -87,6 +94,12 @@ class Linkage:
         """The attribute columns that leave the node sealed: all but `match_on`."""
         return tuple(c.name for c in output.by_role("attribute") if c.name not in self.match_on)
 
+    @property
+    def shares_key(self) -> bool:
+        """Whether the task key is drawn by an originator and shared with every target
+        (joins across nodes), rather than drawn by each node for itself (local)."""
+        return self.pattern != LOCAL
+
     def to_dict(self) -> dict[str, object]:
         return {"pattern": self.pattern, "match_on": list(self.match_on)}
 
@@ -112,6 +125,8 @@ def read_linkage(table: Table, output: Output, levels: tuple[str, ...]) -> Linka
     if match_on and pattern != CROSS_NODE:
         raise table.error("match_on", f"only the {CROSS_NODE} pattern compares attributes; "
                           "remove match_on")
+    if pattern == LOCAL and table.has("match_on") and match_on:
+        raise table.error("match_on", "a local model joins nothing; remove match_on")
     if pattern == REGISTRY_ATTRIBUTES and ("registry" not in levels
                                            or not set(levels) - {"registry"}):
         raise table.error("pattern", f"{REGISTRY_ATTRIBUTES} needs registry datasets and the "

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analyses._linkage import CROSS_NODE, PATTERNS, REGISTRY_ATTRIBUTES
+from analyses._linkage import CROSS_NODE, LOCAL, PATTERNS, REGISTRY_ATTRIBUTES
 from coordinator.combine import DEFAULT_MEMORY_LIMIT, CombineError, first_line, spill_connection
 from coordinator.results import _PATH_ID, read_partial, replace_atomically
 from coordinator.store import StoreError
@@ -134,6 +134,12 @@ def _cross_node(con: duckdb.DuckDBPyConnection, names: list[str],
     return [TOKEN, *match_on, OTHER_NODES]
 
 
+def _local(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """Builds table hits(_fa_node, token): each node's own tokens, nothing joined."""
+    con.execute(f"CREATE TEMP TABLE hits AS {_union(list(enumerate(names)), [])}")
+    return [TOKEN]
+
+
 def _registry_attributes(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
                          levels: Mapping[str, str], names: list[str]) -> list[str]:
     """Builds table hits(_fa_node, token, attributes…, _fa_registry); returns the returned
@@ -226,7 +232,10 @@ def blind_join(
             names = [f"partial_{index}" for index in range(len(node_ids))]
             for name, table in zip(names, tables.values(), strict=True):
                 con.register(name, table)
-            if pattern == CROSS_NODE:
+            if pattern == LOCAL:
+                columns = _local(con, names)
+                receivers = list(range(len(node_ids)))
+            elif pattern == CROSS_NODE:
                 columns = _cross_node(con, names, tuple(match_on))
                 receivers = list(range(len(node_ids)))
             else:
@@ -244,6 +253,8 @@ def blind_join(
         "node_id": pa.array(node_ids, pa.string()),
         "level": pa.array([levels[n] for n in node_ids], pa.string()),
         "tokens_submitted": pa.array([tables[n].num_rows for n in node_ids], pa.int64()),
-        "matched": pa.array([matched.get(i, 0) for i in range(len(node_ids))], pa.int64()),
+        # A local model matches nothing: the nodes count their own leads.
+        "matched": pa.array([None if pattern == LOCAL else matched.get(i, 0)
+                             for i in range(len(node_ids))], pa.int64()),
     })
     return JoinResult(returns, summary)

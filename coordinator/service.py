@@ -110,7 +110,7 @@ class Coordinator:
         if deadline <= now and not allow_expired:
             raise CoordinatorError("the task has already expired", "EXPIRED")
         targets = self.resolve_targets(spec.targets)
-        if model.linkage is not None:
+        if model.linkage is not None and model.linkage.shares_key:
             self._check_linkage_targets(model, spec.key_originator, targets)
         from coordinator.store import DuplicateTask
 
@@ -296,7 +296,8 @@ class Coordinator:
         if task_id not in self._originators:
             spec = SignedTask.from_proto(_parse_signed(signed)).spec
             model = self.library.get(spec.analysis_id)
-            self._originators[task_id] = spec.key_originator if model.linkage else ""
+            shared = model.linkage is not None and model.linkage.shares_key
+            self._originators[task_id] = spec.key_originator if shared else ""
         return self._originators[task_id]
 
     def publish_keys(self, node_id: str, task_id: str, envelopes: list[bytes]) -> None:

@@ -54,8 +54,10 @@ def recipients(spec, roster) -> list[str]:
 
 
 def obtain_task_key(home, spec, envelope: bytes | None,
-                    publish: Callable[[list], None] | None) -> bytes:
+                    publish: Callable[[list], None] | None, *, shared: bool = True) -> bytes:
     """Gets K_task for a linkage task and keeps it in the node's key store.
+
+    A key that is not `shared` (a local flags model) is drawn by this node for itself.
 
     The originator draws it (or reuses the one it already keeps), stores it, then calls
     `publish` with the signed envelopes for the other targets. Another target opens
@@ -76,6 +78,13 @@ def obtain_task_key(home, spec, envelope: bytes | None,
     erase_after = spec.expires_at.ToSeconds() + home.policy().verification_days * _DAY
     originator = spec.key_originator
     try:
+        if not shared:
+            try:
+                return store.get(spec.task_id)
+            except KeyEnvelopeError:
+                key = draw_task_key()
+                store.put(spec.task_id, key, erase_after)
+                return key
         if not originator:
             raise KeyEnvelopeError("the task names no key originator; a linkage task must "
                                    "name the node that draws its key")
@@ -217,6 +226,15 @@ def check_own_tokens(returned: pa.Table, real: pa.Array) -> None:
                            "this node never submitted; the whole return is refused")
 
 
+def released_tokens(home, task_id: str) -> pa.Array:
+    """Every token of the output this node released for the task (dummies included)."""
+    from node.outbox import Outbox
+
+    path = Outbox(home.path / "outbox").output_path(task_id)
+    with pa.ipc.open_stream(path.read_bytes()) as reader:
+        return reader.read_all().column("token").combine_chunks()
+
+
 def process_return(home, task_id: str, returned: pa.Table, *, now: float | None = None) -> dict:
     """Checks, opens and resolves a linkage return, opening the node's cases once.
 
@@ -243,7 +261,13 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
     spec = SignedTask.from_proto(message).spec
     model = load_library().get(spec.analysis_id)
     try:
-        check_own_tokens(returned, folder.real_tokens(task_id))
+        real = folder.real_tokens(task_id)
+        if model.linkage.shares_key:
+            check_own_tokens(returned, real)
+        else:
+            # A local model's return is the node's whole released set, dummies included.
+            check_own_tokens(returned, released_tokens(home, task_id))
+            returned = returned.filter(pc.is_in(returned.column("token"), value_set=real))
         key = KeyStore(home.path).get(task_id, now=now)
         declared = output_schema(model)
         sealed = model.linkage.sealed_columns(model.output)

@@ -116,7 +116,8 @@ class Runner:
 
         def get_key(spec, model) -> None:
             if model.linkage is not None:
-                obtain_task_key(self.home, spec, key_envelope, publish_keys)
+                obtain_task_key(self.home, spec, key_envelope, publish_keys,
+                                shared=model.linkage.shares_key)
                 self.audit.append("task.key", task_id=spec.task_id,
                                   originator=spec.key_originator,
                                   drawn=spec.key_originator == self.kit.party_id)

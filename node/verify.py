@@ -93,7 +93,7 @@ def verify_task(
                 "MISSING_DATASET",
                 f"{spec.analysis_id} needs {', '.join(missing)}, which this node has not ingested",
             )
-    if model.linkage is not None and not spec.key_originator:
+    if model.linkage is not None and model.linkage.shares_key and not spec.key_originator:
         raise Refusal("KEY_UNAVAILABLE", f"{spec.analysis_id} links records across nodes, and "
                       "the task names no key originator to draw its key")
     if before_consume is not None:

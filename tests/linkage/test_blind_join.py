@@ -205,3 +205,15 @@ def test_returns_are_own_tokens_and_equal_a_plain_recomputation(submitted, patte
     assert sizes == {n: len(t) for n, t in submitted.items()}
     for node, rows in got.items():
         assert matched[node] == len({r["token"] for r in rows})
+
+
+def test_local_returns_each_node_its_whole_own_set_and_matches_nothing(tmp_path):
+    from coordinator.linkage import LOCAL
+
+    partials = {"gd": write_partial(tmp_path, "gd", tokens("t1", "t2", "d1")),
+                "gx": write_partial(tmp_path, "gx", tokens("t1", "t3"))}
+    result = blind_join(LOCAL, partials, {"gd": "province", "gx": "province"},
+                        tmp_path / "returns")
+    assert sorted(read(result.returns["gd"]).column("token").to_pylist()) == ["d1", "t1", "t2"]
+    assert sorted(read(result.returns["gx"]).column("token").to_pylist()) == ["t1", "t3"]
+    assert summary_of(result) == {"gd": ("province", 3, None), "gx": ("province", 2, None)}
