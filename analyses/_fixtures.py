@@ -69,6 +69,7 @@ import pyarrow.compute as pc
 
 from analyses._linkage import (
     CROSS_NODE,
+    LOCAL,
     RESOLVE_COLUMNS,
     RETURNED_TABLE,
     TOKEN_FUNCTION,
@@ -387,7 +388,7 @@ def _quote(name: str) -> str:
 def receiving_nodes(model: Model, levels: Mapping[str, str]) -> list[str]:
     """The nodes (of `levels`, node -> level) a linkage model's blind join returns tokens to:
     every node for ``cross_node``, every non-registry node for ``registry_attributes``."""
-    if model.linkage is not None and model.linkage.pattern == CROSS_NODE:
+    if model.linkage is not None and model.linkage.pattern in (CROSS_NODE, LOCAL):
         return list(levels)
     return [node for node, level in levels.items() if level != REGISTRY]
 
@@ -447,6 +448,15 @@ def link(model: Model, outputs: Mapping[str, pa.Table],
     """
     if model.linkage is None:
         raise FixtureError(f"{model.id} has no [linkage]; there is nothing to join")
+    if model.linkage.pattern == LOCAL:  # nothing joined: each node gets its own tokens
+        returned = {node: pa.table({TOKEN: pa.array(sorted(set(
+            t.column(TOKEN).drop_null().to_pylist())), pa.string())})
+            for node, t in outputs.items()}
+        return returned, pa.table({
+            "node_id": pa.array(list(outputs), pa.string()),
+            "level": pa.array([levels[n] for n in outputs], pa.string()),
+            "tokens_submitted": pa.array([t.num_rows for t in outputs.values()], pa.int64()),
+            "matched": pa.nulls(len(outputs), pa.int64())})
     receivers = receiving_nodes(model, levels)
     registry = [n for n in outputs if levels[n] == REGISTRY]
     cross = model.linkage.pattern == CROSS_NODE
