@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from coordinator.errors import CoordinatorError
 from coordinator.findings import NodePlace, Progress, region_name
 
@@ -394,3 +396,22 @@ def line_progress(summary: Mapping[str, Any], places: Mapping[str, NodePlace] | 
     if summary.get("national"):
         out["national"] = _progress(summary["national"])
     return out
+
+
+def findings_table(summary: Mapping[str, Any]) -> pa.Table:
+    """The per-node table findings are written from for a flags result.
+
+    A flags result holds no counts HQ can read (only the join's leads); the nodes'
+    verification reports do. One row per receiving node: node_id, persons (the cases the
+    node opened, or its leads until it reports) and amount (the amount at stake of those
+    cases, NULL until it reports).
+    """
+    nodes = list(summary.get("nodes") or ())
+    persons = [n["cases"] if n.get("reported") else n.get("leads") for n in nodes]
+    amounts = [Decimal(n["amount_at_stake"]) if n.get("reported") and n.get("amount_at_stake")
+               is not None else None for n in nodes]
+    return pa.table({
+        "node_id": pa.array([n["node_id"] for n in nodes], pa.string()),
+        "persons": pa.array(persons, pa.int64()),
+        "amount": pa.array(amounts, pa.decimal128(18, 2)),
+    })

@@ -76,7 +76,15 @@ def run_demo(directory: str | None, provinces: int, seed: int, keep: bool,
             if params is None:
                 _say(f"skipping {model.id}: it needs parameters the demo cannot choose")
                 continue
-            summary["tasks"].append(_run_model(federation, model, params))
+            ran = _run_model(federation, model, params)
+            if ran is not None:
+                summary["tasks"].append(ran)
+        flagged = [t for t in summary["tasks"] if t["kind"] == "flags" and
+                   t["state"] != "failed"]
+        if flagged:
+            _verification_round(federation, world.out / "truth", flagged)
+        for task in summary["tasks"]:
+            task.update(_findings(federation, task))
         summary["address"] = federation.address
         summary["seconds"] = round(time.monotonic() - started, 1)
         if not as_json:
@@ -90,13 +98,21 @@ def run_demo(directory: str | None, provinces: int, seed: int, keep: bool,
     return summary
 
 
-def _run_model(federation: LocalFederation, model, params: dict) -> dict:
+def _run_model(federation: LocalFederation, model, params: dict) -> dict | None:
+    """Runs one model nationwide with live progress; None if the coordinator refuses it
+    for this federation (e.g. a cross-province model with one province)."""
+    from coordinator.errors import CoordinatorError
+
     task = federation.signed_task(model, params, purpose=f"demo: {model.title_en}")
     task_id = task.spec.task_id
-    _say(f"{model.id} {model.title_zh}: task {task_id[:8]} signed and submitted")
     states: dict[str, str] = {}
     with federation.client() as client:
-        client.submit(task)
+        try:
+            client.submit(task)
+        except CoordinatorError as exc:
+            _say(f"skipping {model.id}: {exc}")
+            return None
+        _say(f"{model.id} {model.title_zh}: task {task_id[:8]} signed and submitted")
         for status in client.watch(task_id):
             for node in status.nodes:
                 if states.get(node.node_id) != node.state:
@@ -104,25 +120,95 @@ def _run_model(federation: LocalFederation, model, params: dict) -> dict:
                     detail = node.refusal_code or (f"{node.rows} rows" if node.rows else "")
                     _say(f"    {node.node_id:11} {node.state} {detail}".rstrip())
             final = status
-        provenance, table = client.fetch_result(task_id)
+    return {
+        "task_id": task_id, "analysis": model.id, "method_code": model.method_code,
+        "title_zh": model.title_zh, "title_en": model.title_en, "kind": model.kind,
+        "state": final.state,
+        "nodes": {n.node_id: n.refusal_code or n.state for n in final.nodes},
+    }
+
+
+def _findings(federation: LocalFederation, task: dict) -> dict:
+    """The task's result rows and finding lines (with verification, for flags)."""
+    from analyses import load_library
     from coordinator.findings import build_findings, places_from_roster
     from coordinator.findings_cli import findings_text
+    from coordinator.verification import findings_table, line_progress
 
+    model = load_library().get(task["analysis"])
     places = places_from_roster(federation.kit("hq-lead").roster())
-    lines = findings_text(build_findings(table, provenance, model, places))
-    return {
-        "task_id": task_id, "analysis": model.id, "title_zh": model.title_zh,
-        "title_en": model.title_en, "kind": model.kind, "state": final.state,
-        "nodes": {n.node_id: n.refusal_code or n.state for n in final.nodes},
-        "rows": table.to_pylist() if table is not None else [],
-        "findings": lines,
-        "notes": provenance.get("notes", ""),
-    }
+    verification = None
+    with federation.client() as client:
+        provenance, table = client.fetch_result(task["task_id"])
+        if task["kind"] == "flags" and "linkage" in provenance:
+            verification = client.verification(task["task_id"])
+    shown = findings_table(verification) if verification else table
+    findings = build_findings(shown, provenance, model, places,
+                              verification=line_progress(verification, places)
+                              if verification else None)
+    return {"rows": shown.to_pylist() if shown is not None else [],
+            "findings": findings_text(findings), "notes": provenance.get("notes", ""),
+            "verification": verification}
+
+
+def _verification_round(federation: LocalFederation, truth_dir: Path, tasks: list[dict],
+                        timeout: float = 120) -> None:
+    """Each province opens its cases; then field verification, SIMULATED from the synthetic
+    ground truth, resolves them: a planted case is confirmed, anything else excluded."""
+    from node.cases import CaseStore
+    from node.home import NodeHome
+
+    _say("verification round: each province re-identifies its own leads and opens cases")
+    for task in tasks:
+        _wait_reports(federation, task["task_id"], lambda n: n["status"] != "not_reported",
+                      timeout)
+    _say("field verification (SIMULATED from the synthetic ground truth, 模拟核实)")
+    for task in tasks:
+        planted = _planted(truth_dir / f"{task['method_code']}.csv")
+        for node_id in federation.node_ids():
+            store = CaseStore.at_home(NodeHome.open(federation.home(node_id)))
+            for case in store.cases(task_id=task["task_id"], status="open"):
+                if (node_id, case.subject_id) in planted:
+                    store.resolve(case.case_id, "confirmed", resolved_by="demo",
+                                  note="simulated from the synthetic ground truth")
+                else:
+                    store.resolve(case.case_id, "excluded", reason="other",
+                                  resolved_by="demo", note="simulated from the synthetic "
+                                  "ground truth: not a planted case")
+    for task in tasks:
+        _wait_reports(federation, task["task_id"], lambda n: n["status"] == "verified", timeout)
+        _say(f"    {task['analysis']}: verified at every province")
+
+
+def _planted(path: Path) -> set[tuple[str, str]]:
+    import csv
+
+    if not path.exists():
+        return set()
+    with open(path, encoding="utf-8") as handle:
+        return {(r["node_id"], r["id_no"]) for r in csv.DictReader(handle)
+                if r.get("label") == "anomaly"}
+
+
+def _wait_reports(federation: LocalFederation, task_id: str, ready, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with federation.client() as client:
+        while True:
+            nodes = client.verification(task_id)["nodes"]
+            if nodes and all(ready(n) for n in nodes):
+                return
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"task {task_id[:8]}: the provinces did not report "
+                                           f"their cases within {timeout:.0f} s; see the logs "
+                                           f"in {federation.logs}")
+            time.sleep(0.3)
 
 
 def _print_findings(summary: dict) -> None:
     click.echo("")
     click.echo("Findings (synthetic data) / 审计发现（模拟数据）")
+    click.echo("Verification outcomes are simulated from the synthetic ground truth "
+               "(核实结果为模拟).")
     click.echo("=" * 72)
     for task in summary["tasks"]:
         click.echo("")
@@ -148,6 +234,12 @@ The federation keeps running (coordinator at {federation.address}). Try:
   fedaudit task watch TASK_ID --coordinator {federation.address}
   fedaudit results show TASK_ID --coordinator {federation.address}
 
+Linkage and flags tasks (e.g. pension.paid_after_death) open cases at the provinces:
+
+  fedaudit node cases list --home {root}/homes/gd
+  fedaudit node cases resolve CASE_ID --outcome confirmed --home {root}/homes/gd
+  fedaudit results verification TASK_ID --coordinator {federation.address}
+
 Node homes are in {root}/homes (e.g. fedaudit node log show --home {root}/homes/gd).
 Stop everything with: kill {' '.join(map(str, pids))}""")
 
@@ -165,7 +257,9 @@ def demo(directory, provinces, seed, keep, as_json) -> None:
 
     Builds a federation of provinces and national registries, starts a real coordinator
     and real node processes over mutual TLS on loopback, runs every library model
-    nationwide as signed tasks, and prints the findings. Progress goes to stderr.
+    nationwide as signed tasks, lets each province open cases for its flagged persons,
+    resolves them in a field verification SIMULATED from the synthetic ground truth, and
+    prints the findings. Progress goes to stderr.
     """
     try:
         summary = run_demo(directory, provinces, seed, keep, as_json)
