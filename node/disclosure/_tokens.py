@@ -6,7 +6,9 @@ length, at least MIN_TOKEN_LENGTH) and refuses a token column that holds anythin
 so the column cannot carry an ID number or free text. The set is then padded with random
 dummy tokens of the same format, to the next multiple of the policy's `token_bucket` (at
 least one bucket), and sorted by token, so neither the size nor the order of the output
-tells real rows from dummies. Dummy rows have NULL attributes.
+tells real rows from dummies. A dummy row's attributes are copied from a randomly chosen real
+row (NULL when there is none), so they do not tell it apart either; sealed attributes are
+sealed for dummies too (node.linkage).
 """
 
 from __future__ import annotations
@@ -60,8 +62,12 @@ def disclose_tokens(output, table: pa.Table, policy: DisclosurePolicy,
     padded = max(bucket, -(-table.num_rows // bucket) * bucket)
     dummies = _dummy_tokens(padded - table.num_rows, kind, length,
                             set(table.column(token).to_pylist()), rng)
+    # Dummy attributes are copied from randomly chosen real rows, so that no attribute
+    # (e.g. a period compared in clear) tells a dummy from a real row.
+    donors = [rng.randrange(table.num_rows) for _ in dummies] if table.num_rows else []
     filler = [pa.array(dummies, type=table.schema.field(token).type) if name == token
-              else pa.nulls(len(dummies), type=table.schema.field(name).type)
+              else table.column(name).take(pa.array(donors, pa.int64())).combine_chunks()
+              if donors else pa.nulls(len(dummies), type=table.schema.field(name).type)
               for name in table.column_names]
     dummy_table = pa.Table.from_arrays(filler, schema=table.schema)
     released = pa.concat_tables([table, dummy_table]).sort_by([(token, "ascending")])
