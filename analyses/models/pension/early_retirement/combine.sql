@@ -1,0 +1,10 @@
+-- pension.early_retirement at HQ. The model joins nothing across nodes (linkage
+-- pattern local): each province tokenised its own flagged persons under a key it drew itself,
+-- and the coordinator handed each province back its own token set. The join summary
+-- (partials: node_id, level, tokens_submitted, matched) therefore says only which provinces
+-- answered and how many tokens each released, PADDED with dummies: an upper bound, not a
+-- count of persons. Persons, cases and amounts reach HQ through the provinces' verification
+-- reports (`fedaudit results verification`). No token ever reaches this step.
+SELECT node_id, CAST(tokens_submitted AS BIGINT) AS tokens_released_padded
+FROM partials
+ORDER BY node_id

@@ -1,0 +1,205 @@
+"""MED-02, its cross-province variant and MED-04 on a synthetic federation, measured against
+its ground truth.
+
+Each province's med_settlement.csv is ingested into a node data folder (IDs normalised, with
+their id_status, as at a real node); the node SQL runs in each node's sandbox under a fresh
+random task key, the coordinator's part runs in SQL (`analyses._fixtures.link`: each node's
+own tokens back for the local models, the (token, night) intersection for the variant) and
+the resolve SQL runs at every province (`tests.linkage_models.test_truth.run_model`). The set
+of (node, ID number) with case lines must equal the truth's anomalies, no look-alike may be
+flagged, and the lines must carry the truth's settlements and amounts.
+
+The synthetic world plants MED-02 cases inside one province only, so the cross-province
+variant must find nothing there. To measure it, a second copy of the federation moves the
+second stay of every planted MED-02 pair (anomalies and same-day-transfer look-alikes) to
+the next province: the variant must then flag every moved anomaly in both provinces and no
+look-alike, and the within-province model must flag none of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analyses.synth import generate_federation
+from node.catalog import Catalog
+from node.disclosure import apply_disclosure
+from node.executor import execute
+from node.ingest import ingest_file
+from node.policy import DisclosurePolicy, Policy
+from tests.linkage_models.test_truth import run_model
+from tests.models_medical.helpers import MEDICAL_MODELS, load
+
+#: Three provinces, fixed seed, small scale (as tests/linkage_models/test_truth.py).
+FEDERATION = {"provinces": 3, "scale": 1e-6, "seed": 7}
+DATASET = "med_settlement"
+OVERLAP, CROSS, SPLIT = MEDICAL_MODELS
+
+
+def _ingest(root: Path, csv_of: dict[str, Path]) -> dict:
+    """Ingests each province's settlements into root/<node>; the `run_model` federation."""
+    snapshots = {}
+    for node, path in csv_of.items():
+        data_dir = root / node
+        ingest_file(data_dir, DATASET, path)
+        catalog = Catalog.load(data_dir)
+        snapshots[node] = {DATASET: catalog.path_of(catalog.current(DATASET))}
+    return {"levels": dict.fromkeys(csv_of, "province"), "snapshots": snapshots}
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("med-truth") / "fed"
+    summary = generate_federation(out, **FEDERATION)
+    assert len(summary.persons) == 3
+    return out
+
+
+@pytest.fixture(scope="module")
+def federation(world, tmp_path_factory) -> dict:
+    provinces = sorted(p.parent.name for p in world.glob(f"*/{DATASET}.csv"))
+    return _ingest(tmp_path_factory.mktemp("med-nodes"),
+                   {node: world / node / f"{DATASET}.csv" for node in provinces})
+
+
+def truth(world: Path, code: str, label: str) -> dict[tuple[str, str], list[dict]]:
+    """Rows of truth/<code>.csv with `label`, by (node, ID number)."""
+    rows = defaultdict(list)
+    for row in _read(world / "truth" / f"{code}.csv"):
+        if row["label"] == label:
+            rows[(row["node_id"], row["id_no"])].append(row)
+    return rows
+
+
+def check_cases(found: dict, anomalies: dict, lookalikes: dict, model_id: str) -> None:
+    """Recall 1.0, no look-alike flagged, nothing else flagged."""
+    assert len(anomalies) >= 3 and len(lookalikes) >= 3, "the federation should plant both"
+    missed = set(anomalies) - set(found)
+    assert not missed, f"{model_id} missed planted cases: {sorted(missed)}"
+    flagged = set(found) & set(lookalikes)
+    assert not flagged, f"{model_id} flagged look-alikes: {sorted(flagged)}"
+    extra = set(found) - set(anomalies)
+    assert not extra, f"{model_id} flagged persons that are neither: {sorted(extra)}"
+
+
+def test_overlapping_stays(world, federation):
+    found = run_model(federation, OVERLAP)
+    anomalies, lookalikes = truth(world, "MED-02", "anomaly"), truth(world, "MED-02", "lookalike")
+    check_cases(found, anomalies, lookalikes, OVERLAP)
+    for key, rows in anomalies.items():
+        lines = found[key]
+        assert {line["setl_id"] for line in lines} == {
+            s for r in rows for s in (r["setl_id_a"], r["setl_id_b"])}, key
+        assert sum(line["amount"] for line in lines) == sum(Decimal(r["amount"]) for r in rows)
+        assert {line["overlap_days"] for line in lines} == {int(rows[0]["overlap_days"])}, key
+        assert {str(line["overlap_start"]) for line in lines} == {rows[0]["overlap_start"]}
+        assert all(line["overlapping_stays"] == 1 for line in lines)
+
+
+def test_split_hospitalisation(world, federation):
+    found = run_model(federation, SPLIT)
+    anomalies, lookalikes = truth(world, "MED-04", "anomaly"), truth(world, "MED-04", "lookalike")
+    check_cases(found, anomalies, lookalikes, SPLIT)
+    for key, rows in anomalies.items():
+        lines = {line["setl_id"]: line for line in found[key]}
+        assert set(lines) == {r["setl_id"] for r in rows}, key
+        for r in rows:
+            line = lines[r["setl_id"]]
+            assert line["amount"] == Decimal(r["amount"]), key
+            assert line["prev_setl_id"] == r["prev_setl_id"], key
+            assert line["gap_days"] == int(r["gap_days"]), key
+            assert line["main_diag_code"] == r["main_diag_code"], key
+    reasons = {r["reason"] for rows in lookalikes.values() for r in rows}
+    assert {"CHEMOTHERAPY", "DIALYSIS", "DIFFERENT_DIAGNOSIS"} <= reasons
+
+
+def test_cross_province_variant_finds_nothing_within_one_province(world, federation):
+    """The truth plants no cross-province stays: the variant must flag no one, in particular
+    none of MED-02's planted pairs or look-alikes, which lie inside one province."""
+    found = run_model(federation, CROSS)
+    assert truth(world, "MED-02", "anomaly")
+    assert not found, f"{CROSS} flagged {sorted(found)}"
+
+
+@pytest.mark.parametrize("model_id", MEDICAL_MODELS)
+def test_node_outputs_pass_the_disclosure_engine(federation, model_id):
+    """What each province would release passes its default policy: declared columns only,
+    tokens padded, never an ID number."""
+    model = load(model_id)
+    key = secrets.token_bytes(32)
+    for snapshots in federation["snapshots"].values():
+        table = execute(model, "province", model.bind_parameters({}), snapshots, Policy(),
+                        task_key=key)
+        assert table.num_rows > 0 and table.column("token").null_count == 0
+        released = apply_disclosure(model, table, DisclosurePolicy()).table
+        assert released.column_names == list(model.output.names)
+        assert released.num_rows >= table.num_rows
+
+
+@pytest.fixture(scope="module")
+def moved(world, tmp_path_factory) -> dict:
+    """A copy of the federation where the second stay of every MED-02 pair lies in the next
+    province (sorted cyclically); returns the ingested federation and what was moved."""
+    folder = tmp_path_factory.mktemp("med-moved")
+    provinces = sorted(p.parent.name for p in world.glob(f"*/{DATASET}.csv"))
+    following = dict(zip(provinces, provinces[1:] + provinces[:1], strict=True))
+    rows = {node: _read(world / node / f"{DATASET}.csv") for node in provinces}
+    pairs = [r for r in _read(world / "truth" / "MED-02.csv")]
+    second = {r["setl_id_b"]: following[r["node_id"]] for r in pairs}
+    moved_rows = {node: [] for node in provinces}
+    kept = {}
+    for node, table in rows.items():
+        kept[node] = [r for r in table if r["setl_id"] not in second]
+        for r in table:
+            if r["setl_id"] in second:
+                moved_rows[second[r["setl_id"]]].append(r)
+    paths = {}
+    for node in provinces:
+        paths[node] = folder / f"{node}.csv"
+        with open(paths[node], "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[node][0]))
+            writer.writeheader()
+            writer.writerows(kept[node] + moved_rows[node])
+    fund = {r["setl_id"]: Decimal(r["fund_pay_sumamt"]) for table in rows.values() for r in table}
+    assert sum(len(v) for v in moved_rows.values()) == len(pairs)
+    return {"fed": _ingest(folder / "nodes", paths), "pairs": pairs, "following": following,
+            "fund": fund}
+
+
+def test_cross_province_variant_finds_every_moved_pair(moved):
+    found = run_model(moved["fed"], CROSS)
+    expected, lookalikes = {}, set()
+    for r in moved["pairs"]:
+        here, there = (r["node_id"], r["id_no"]), (moved["following"][r["node_id"]], r["id_no"])
+        if r["label"] == "anomaly":
+            expected[here], expected[there] = r["setl_id_a"], r["setl_id_b"]
+        else:
+            lookalikes |= {here, there}
+    assert len(expected) >= 6 and len(lookalikes) >= 6
+    assert set(found) == set(expected), "recall 1.0 and nothing else"
+    assert not set(found) & lookalikes
+    for key, setl_id in expected.items():
+        lines = found[key]
+        assert [line["setl_id"] for line in lines] == [setl_id], key
+        assert lines[0]["amount"] == moved["fund"][setl_id], key
+        assert lines[0]["other_nodes"] == 1
+    for r in moved["pairs"]:
+        if r["label"] == "anomaly":
+            node, other = r["node_id"], moved["following"][r["node_id"]]
+            both = found[(node, r["id_no"])] + found[(other, r["id_no"])]
+            assert sum(line["amount"] for line in both) == Decimal(r["amount"])
+            assert {line["overlap_days"] for line in both} == {int(r["overlap_days"])}
+
+
+def test_within_province_model_leaves_moved_pairs_alone(moved):
+    assert run_model(moved["fed"], OVERLAP) == {}
