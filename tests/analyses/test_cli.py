@@ -24,8 +24,8 @@ def run(*args: str):
     return CliRunner().invoke(analyses, list(args))
 
 
-def test_the_group_has_the_three_commands():
-    assert COMMANDS == ["list", "show", "test"]
+def test_the_group_has_its_commands():
+    assert COMMANDS == ["evaluate", "list", "show", "test"]
 
 
 def test_group_help():
