@@ -138,16 +138,21 @@ def _with_lower_bounds(combine_sql: str, dimensions: Sequence[str],
                        filled_at_hq: Sequence[str]) -> str:
     """Wraps the combine SQL so each row says whether some node suppressed its part.
 
-    A dimension a node leaves empty and the combine fills (`filled_at_hq`, e.g. `node`
-    from `partials.node_id`) is matched on the partial's node id instead."""
+    Dimensions every node leaves empty are filled by the combine (`filled_at_hq`): a
+    ``node`` dimension (from `partials.node_id`) is matched on the partial's node id
+    instead; any other (e.g. a class HQ computes from the combined figures) is left out
+    of the match."""
     keys = [d for d in dimensions if d not in filled_at_hq]
-    select = [f'"{d}"' for d in keys] + (["node_id"] if filled_at_hq else [])
+    by_node = "node" in filled_at_hq
+    select = [f'"{d}"' for d in keys] + (["node_id"] if by_node else [])
     on = [f'c."{d}" IS NOT DISTINCT FROM m."{d}"' for d in keys]
-    on += [f'c."{d}" = m.node_id' for d in filled_at_hq]
+    on += ['c."node" = m.node_id'] if by_node else []
+    on = on or ["true"]
+    select = select or ["1 AS all_rows"]
     return (
         f"WITH combined AS ({combine_sql}), marks AS (SELECT {', '.join(select)}, "
         "count(*) FILTER (WHERE disclosure IS NOT NULL) AS parts FROM partials "
-        f"GROUP BY {', '.join(select)}) "
+        "GROUP BY ALL) "
         "SELECT c.*, CAST(coalesce(m.parts, 0) AS INTEGER) AS suppressed_parts, "
         "coalesce(m.parts, 0) > 0 AS lower_bound "
         f"FROM combined c LEFT JOIN marks m ON {' AND '.join(on)} "
@@ -196,10 +201,10 @@ def combine(
             schema = next(iter(tables.values())).schema
             if dimensions and "disclosure" in schema.names and \
                     all(d in schema.names for d in dimensions):
-                # A per-node `node` dimension is empty in the partials and filled here.
-                filled = [d for d in dimensions if d == "node" and con.execute(
-                    "SELECT count(*) FROM partials WHERE nullif(CAST(node AS VARCHAR), '') "
-                    "IS NOT NULL").fetchall()[0][0] == 0]
+                # Dimensions empty in every partial are filled here (e.g. `node`).
+                filled = [d for d in dimensions if con.execute(
+                    f'SELECT count(*) FROM partials WHERE nullif(CAST("{d}" AS VARCHAR), '
+                    "'') IS NOT NULL").fetchall()[0][0] == 0]
                 combine_sql = _with_lower_bounds(combine_sql, dimensions, filled)
             rows = _write_parquet(con, combine_sql, {name: params[name] for name in names}, out)
         except duckdb.Error as exc:

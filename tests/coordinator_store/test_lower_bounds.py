@@ -46,3 +46,24 @@ def test_a_per_node_dimension_filled_at_hq_marks_only_that_nodes_rows(tmp_path):
     got = {r["node"]: r["lower_bound"] for r in pq.read_table(tmp_path / "per-node.parquet")
            .to_pylist()}
     assert got == {"gd": False, "hn": True}
+
+
+def test_a_class_computed_at_hq_does_not_hide_a_suppressed_part(tmp_path):
+    """A dimension every node leaves empty and the combine computes (e.g. an outlier class)
+    is left out of the match, so the suppressed cell still marks its row."""
+    partials = {}
+    for node_id, rows in (("gd", [50, 40]), ("hn", [None, 30])):
+        table = pa.table({"dataset": ["a", "b"], "size_class": pa.nulls(2, pa.string()),
+                          "rows": pa.array(rows, pa.int64()),
+                          "disclosure": pa.array(["primary" if r is None else None
+                                                  for r in rows], pa.string())})
+        path = tmp_path / f"{node_id}.arrows"
+        with pa.ipc.new_stream(path, table.schema) as writer:
+            writer.write_table(table)
+        partials[node_id] = str(path)
+    sql = ("SELECT dataset, CASE WHEN sum(rows) > 60 THEN 'high' ELSE 'low' END AS size_class, "
+           "CAST(sum(rows) AS BIGINT) AS rows FROM partials GROUP BY dataset ORDER BY dataset")
+    combine(sql, partials, tmp_path / "class.parquet", {}, dimensions=["dataset", "size_class"])
+    got = {r["dataset"]: (r["size_class"], r["lower_bound"])
+           for r in pq.read_table(tmp_path / "class.parquet").to_pylist()}
+    assert got == {"a": ("low", True), "b": ("high", False)}
