@@ -121,6 +121,13 @@ class SignedTask:
             ),
         )
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SignedTask:
+        """The task of a serialized SignedTask message (as stores and outboxes keep it)."""
+        message = task_pb2.SignedTask()
+        message.ParseFromString(data)
+        return cls.from_proto(message)
+
 
 def spec_view(spec: task_pb2.TaskSpec) -> dict:
     """The readable JSON view of a spec, as written into task files."""

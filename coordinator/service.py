@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 from analyses.tasks import SignedTask, TaskFileError, decode_parameters, is_target, signing_message
+from coordinator._linkage_service import LinkageDuties
 from coordinator.errors import CoordinatorError
 from coordinator.home import CoordinatorHome
 
@@ -43,7 +42,7 @@ class Report:
     message: str = ""
 
 
-class Coordinator:
+class Coordinator(LinkageDuties):
     def __init__(self, home: CoordinatorHome) -> None:
         from analyses import load_library
         from coordinator.store import TaskStore
@@ -186,28 +185,6 @@ class Coordinator:
                     "BAD_SIGNATURE",
                 ) from exc
 
-    def _check_linkage_targets(self, model, originator: str, targets: list[str]) -> None:
-        """A linkage task names a key originator among its targets, and the nodes its
-        pattern joins."""
-        from analyses._linkage import REGISTRY_ATTRIBUTES
-
-        if not originator:
-            raise CoordinatorError(f"{model.id} links records across nodes: name the node that "
-                                   "draws the task key (task draft --key-originator NODE)",
-                                   "INVALID_REQUEST")
-        if originator not in targets:
-            raise CoordinatorError(f"the key originator {originator} is not one of the task's "
-                                   "targets", "INVALID_REQUEST")
-        levels = {self.roster.party(n).level for n in targets}
-        if model.linkage.pattern == REGISTRY_ATTRIBUTES and (
-                "registry" not in levels or levels == {"registry"}):
-            raise CoordinatorError(f"{model.id} joins registry records with other nodes' "
-                                   "records: target at least one registry node and one other "
-                                   "node", "INVALID_REQUEST")
-        if len(targets) < 2:
-            raise CoordinatorError(f"{model.id} joins records of several nodes: target at "
-                                   "least two", "INVALID_REQUEST")
-
     def resolve_targets(self, targets) -> list[str]:
         nodes = self.roster.nodes()
         known = {n.id for n in nodes}
@@ -290,103 +267,6 @@ class Coordinator:
                     self._work.wait(timeout=1.0)
         finally:
             self.store.set_connected(node_id, False)
-
-    def _key_originator(self, task_id: str, signed: bytes) -> str:
-        """The key originator of a linkage task, or "" for any other task (cached)."""
-        if task_id not in self._originators:
-            spec = SignedTask.from_proto(_parse_signed(signed)).spec
-            model = self.library.get(spec.analysis_id)
-            shared = model.linkage is not None and model.linkage.shares_key
-            self._originators[task_id] = spec.key_originator if shared else ""
-        return self._originators[task_id]
-
-    def publish_keys(self, node_id: str, task_id: str, envelopes: list[bytes]) -> None:
-        """Stores the key originator's envelopes, one per other target, to relay them blind.
-
-        Only the originator the signed task names may publish, only while the task runs,
-        and only for the task's other targets. Raises CoordinatorError (FORBIDDEN,
-        NOT_FOUND, BAD_REPORT)."""
-        from certs.hpke import WrappedKey
-        from coordinator.store import StoreError
-
-        record = self.status(task_id)
-        if self._key_originator(task_id, record.signed_task) != node_id:
-            raise CoordinatorError(f"{node_id} is not the key originator of task {task_id}",
-                                   "FORBIDDEN")
-        targets = {d.node_id for d in record.deliveries} - {node_id}
-        by_recipient: dict[str, bytes] = {}
-        for raw in envelopes:
-            try:
-                wrapped = WrappedKey.from_dict(json.loads(raw))
-            except Exception as exc:
-                raise CoordinatorError(f"a key envelope is not readable: {exc}",
-                                       "BAD_REPORT") from exc
-            if wrapped.task_id != task_id or wrapped.sender != node_id:
-                raise CoordinatorError("a key envelope names another task or sender",
-                                       "BAD_REPORT")
-            if wrapped.recipient not in targets:
-                raise CoordinatorError(f"a key envelope is for {wrapped.recipient}, which is "
-                                       "not another target of the task", "BAD_REPORT")
-            by_recipient[wrapped.recipient] = bytes(raw)
-        missing = sorted(targets - set(by_recipient))
-        if missing:
-            raise CoordinatorError(f"no key envelope for {', '.join(missing)}; wrap the key for "
-                                   "every other target", "BAD_REPORT")
-        try:
-            self.store.put_envelopes(task_id, node_id, by_recipient)
-        except StoreError as exc:
-            raise CoordinatorError(str(exc), "BAD_REPORT") from exc
-        log.info("key envelopes stored", extra={"task_id": task_id, "by": node_id,
-                                                "recipients": sorted(by_recipient)})
-        with self._work:
-            self._work.notify_all()
-
-    def fetch_return(self, node_id: str, task_id: str) -> tuple[dict, Iterator[bytes]]:
-        """The node's own return of a linkage task: a header and the file's chunks.
-
-        Raises CoordinatorError NOT_FOUND when the node has no return of that task."""
-        from coordinator.results import MAX_CHUNK
-
-        found = self.store.return_of(task_id, node_id)
-        if found is None:
-            raise CoordinatorError(f"{node_id} has no return of task {task_id}", "NOT_FOUND")
-        header = {"task_id": task_id, "node_id": node_id, "rows": found.rows,
-                  "digest": found.digest}
-
-        def chunks() -> Iterator[bytes]:
-            with open(found.path, "rb") as handle:
-                while chunk := handle.read(MAX_CHUNK):
-                    yield chunk
-
-        return header, chunks()
-
-    def verification_report(self, node_id: str, task_id: str, body: bytes) -> None:
-        """Takes a node's verification state of a linkage task (coordinator.verification);
-        a report saying the node refused its return marks the return refused."""
-        from coordinator.store import StoreError
-        from coordinator.verification import record_verification
-
-        if self.store.return_of(task_id, node_id) is None:
-            raise CoordinatorError(f"{node_id} has no return of task {task_id}", "NOT_FOUND")
-        try:
-            report = json.loads(body)
-        except ValueError as exc:
-            raise CoordinatorError("the verification report is not JSON", "BAD_REPORT") from exc
-        if not isinstance(report, dict) or report.get("task_id") != task_id \
-                or report.get("node_id") != node_id:
-            raise CoordinatorError("the verification report names another task or node",
-                                   "BAD_REPORT")
-        try:
-            if "refused" in report:
-                self.store.set_return_state(task_id, node_id, "refused",
-                                            str(report["refused"])[:500])
-                log.warning("node refused its return", extra={"task_id": task_id,
-                                                              "node_id": node_id})
-                return
-            record_verification(self.store, node_id, body)
-            self.store.set_return_state(task_id, node_id, "processed")
-        except StoreError as exc:
-            raise CoordinatorError(str(exc), "BAD_REPORT") from exc
 
     def report(
         self,
@@ -498,7 +378,7 @@ class Coordinator:
         from coordinator.results import result_dir, write_provenance
 
         record = self.store.task(task_id)
-        signed = SignedTask.from_proto(_parse_signed(record.signed_task))
+        signed = SignedTask.from_bytes(record.signed_task)
         spec = signed.spec
         model = self.library.get(spec.analysis_id)
         done = {d.node_id: d.partial_path for d in record.deliveries if d.state == "done"}
@@ -541,34 +421,6 @@ class Coordinator:
         log.info("task combined", extra={"task_id": task_id, "state": state})
 
 
-    def _combine_linkage(self, task_id: str, model, done: dict, params: dict, out):
-        """The blind join, each node's return recorded, and the combine SQL over the join's
-        summary. Returns (rows of the result, the provenance's linkage part)."""
-        import hashlib
-
-        from coordinator.combine import combine_summary
-        from coordinator.linkage import blind_join
-        from coordinator.results import result_dir
-
-        levels = {node_id: self.roster.party(node_id).level for node_id in done}
-        joined = blind_join(model.linkage.pattern, done, levels,
-                            result_dir(self.home.path, task_id) / "returns",
-                            match_on=model.linkage.match_on)
-        rows = combine_summary(model.sql["combine"], joined.summary, out, params)
-        returns = {}
-        for node_id, path in joined.returns.items():
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            with pa.ipc.open_stream(path) as reader:
-                count = sum(batch.num_rows for batch in reader)
-            returns[node_id] = (str(path), count, digest)
-        self.store.put_returns(task_id, returns)
-        with self._work:
-            self._work.notify_all()
-        return rows, {"pattern": model.linkage.pattern,
-                      "match_on": list(model.linkage.match_on),
-                      "nodes": joined.summary.to_pylist()}
-
-
 def _node_provenance(delivery) -> dict:
     import base64
 
@@ -587,13 +439,6 @@ def _node_provenance(delivery) -> dict:
         )
     return entry
 
-
-def _parse_signed(data: bytes):
-    from proto import task_pb2
-
-    message = task_pb2.SignedTask()
-    message.ParseFromString(data)
-    return message
 
 
 def provenance_json(provenance: dict) -> bytes:

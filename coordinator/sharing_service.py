@@ -318,12 +318,9 @@ class Sharing:
         return [self._summary(r, grants.get(r.task_id, ())) for r in self.store.tasks()]
 
     def _summary(self, record, grants, rows: bool = True) -> ResultSummary:
-        from proto import task_pb2
+        from analyses.tasks import SignedTask
 
-        signed = task_pb2.SignedTask()
-        signed.ParseFromString(record.signed_task)
-        spec = task_pb2.TaskSpec()
-        spec.ParseFromString(signed.spec)
+        spec = SignedTask.from_bytes(record.signed_task).spec
         purpose = " · ".join(p for p in (spec.purpose.project, spec.purpose.text,
                                          spec.purpose.legal_basis) if p)
         try:

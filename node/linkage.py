@@ -249,16 +249,13 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
     from node.executor import execute_resolve, output_schema
     from node.runner import current_snapshots
     from node.taskkeys import KeyStore
-    from proto import task_pb2
 
     folder = LinkageFolder(home.path)
     done = folder.processed(task_id)
     if done is not None:
         return done
     audit = home.audit_log()
-    message = task_pb2.SignedTask()
-    message.ParseFromString(folder.signed_task(task_id))
-    spec = SignedTask.from_proto(message).spec
+    spec = SignedTask.from_bytes(folder.signed_task(task_id)).spec
     model = load_library().get(spec.analysis_id)
     try:
         real = folder.real_tokens(task_id)
