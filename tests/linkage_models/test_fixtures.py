@@ -16,10 +16,9 @@ from analyses._fixtures import (
     fixture_inputs,
     fixture_nodes,
     fixture_stages,
-    link,
     run_level_fixture,
-    token_dictionary,
 )
+from analyses._fixtures_linkage import link, token_dictionary
 from analyses._linkage import install_token_function
 from analyses.cli import analyses
 from tests.linkage_models.conftest import LINKAGE_MODELS, edit, model_folder

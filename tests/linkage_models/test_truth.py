@@ -3,7 +3,7 @@
 Each province's and the death register's CSV files are ingested into node data
 directories (so IDs are normalised and get their id_status as at a real node), the node
 SQL runs in each node's sandbox (`node.executor.execute`) with ``fa_token`` under a fresh
-random task key, the blind join runs in SQL (`analyses._fixtures.link`), and the resolve
+random task key, the blind join runs in SQL (`analyses._fixtures_linkage.link`), and the resolve
 SQL runs at every receiving province (`node.executor.execute_resolve`). The
 set of (node, ID number) with case lines must equal the planted anomalies of the truth
 files: recall 1.0, and no look-alike flagged. Amounts, PEN-01's priority and MED-01's
@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 
 from analyses import load_model
-from analyses._fixtures import link
+from analyses._fixtures_linkage import link
 from analyses.synth import generate_federation
 from node.catalog import Catalog
 from node.executor import execute, execute_resolve

@@ -13,8 +13,8 @@ from analyses._fixtures import (
     fixture_nodes,
     fixture_parameters,
     run_linkage_sql,
-    token_dictionary,
 )
+from analyses._fixtures_linkage import token_dictionary
 from analyses.library import DEFAULT_ROOT
 
 #: The models of this task, by id.

@@ -16,11 +16,10 @@ from analyses._fixtures import (
     fixture_nodes,
     fixture_parameters,
     fixture_stages,
-    link,
     run_level_fixture,
     run_linkage_sql,
-    token_dictionary,
 )
+from analyses._fixtures_linkage import link, token_dictionary
 from analyses.cli import analyses
 from tests.models_medical.helpers import MEDICAL_MODELS, column, flagged_ids, load
 

@@ -3,7 +3,7 @@ its ground truth.
 
 Each province's med_settlement.csv is ingested into a node data folder (IDs normalised, with
 their id_status, as at a real node); the node SQL runs in each node's sandbox under a fresh
-random task key, the coordinator's part runs in SQL (`analyses._fixtures.link`: each node's
+random task key, the coordinator's part runs in SQL (`analyses._fixtures_linkage.link`: each node's
 own tokens back for the local models, the (token, night) intersection for the variant) and
 the resolve SQL runs at every province (`tests.linkage_models.test_truth.run_model`). The set
 of (node, ID number) with case lines must equal the truth's anomalies, no look-alike may be

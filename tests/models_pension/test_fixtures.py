@@ -15,11 +15,10 @@ from analyses._fixtures import (
     fixture_nodes,
     fixture_parameters,
     fixture_stages,
-    link,
     run_level_fixture,
     run_linkage_sql,
-    token_dictionary,
 )
+from analyses._fixtures_linkage import link, token_dictionary
 from analyses._linkage import LOCAL
 from analyses.cli import analyses
 from tests.models_pension.conftest import PENSION_MODELS, edit, model_folder

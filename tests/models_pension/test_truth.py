@@ -4,7 +4,7 @@ As in tests/linkage_models/test_truth.py: each province's CSV files are ingested
 node data directory (IDs normalised, id_status set as at a real node), the node SQL runs
 in the node's sandbox (`node.executor.execute`) with ``fa_token`` under a task key the
 province draws for itself (the local pattern: every province its own key), the return is
-what the coordinator hands back for a local model (`analyses._fixtures.link`: each
+what the coordinator hands back for a local model (`analyses._fixtures_linkage.link`: each
 province its own tokens), and the resolve SQL runs at each province
 (`node.executor.execute_resolve`). The set of (node, ID number) with case lines must
 equal the planted anomalies of the truth file (recall 1.0, no look-alike flagged), and
@@ -21,7 +21,7 @@ from decimal import Decimal
 import pytest
 
 from analyses import load_model
-from analyses._fixtures import link
+from analyses._fixtures_linkage import link
 from analyses.synth import generate_federation
 from node.catalog import Catalog
 from node.executor import execute, execute_resolve

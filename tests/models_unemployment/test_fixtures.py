@@ -16,11 +16,9 @@ from analyses._fixtures import (
     fixture_nodes,
     fixture_parameters,
     fixture_stages,
-    link,
-    receiving_nodes,
     run_linkage_sql,
-    token_dictionary,
 )
+from analyses._fixtures_linkage import link, receiving_nodes, token_dictionary
 from analyses.cli import analyses
 from analyses.library import DEFAULT_ROOT
 

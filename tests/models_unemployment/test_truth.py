@@ -8,7 +8,7 @@ benefit_after_death exactly the DECEASED ones, and neither may flag a look-alike
 As in tests/linkage_models/test_truth.py, each node's CSV files are ingested into a node
 data directory (IDs normalised, id_status set as at a real node), the node SQL runs in the
 node's sandbox (`node.executor.execute`), its output passes the node's disclosure engine
-(padding with dummy tokens), the join runs in SQL (`analyses._fixtures.link`) and the
+(padding with dummy tokens), the join runs in SQL (`analyses._fixtures_linkage.link`) and the
 resolve SQL runs at every province (`node.executor.execute_resolve`). For the local model
 every province draws a task key of its own.
 """
@@ -24,7 +24,7 @@ from decimal import Decimal
 import pytest
 
 from analyses import load_model
-from analyses._fixtures import link
+from analyses._fixtures_linkage import link
 from analyses.synth import generate_federation
 from node.catalog import Catalog
 from node.disclosure import apply_disclosure
