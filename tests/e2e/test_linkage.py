@@ -210,3 +210,15 @@ def test_a_return_holding_another_nodes_token_is_refused(run):
     assert state[0] == "refused" and "never submitted" in state[1]
     log = fedaudit("node", "log", "show", "--home", federation.home("gd")).stdout
     assert "return.refused" in log and "FOREIGN_TOKEN" in log
+
+
+def test_the_report_of_a_linkage_result_shows_verification(run, tmp_path):
+    federation, _, tasks = run
+    task_id = tasks["pension.paid_after_death"]
+    out = tmp_path / "report.html"
+    fedaudit("results", "report", task_id, "--out", out, "--kit", federation.kits / "hq-lead",
+             "--coordinator", federation.address)
+    html = out.read_text(encoding="utf-8")
+    assert "死亡人员冒领养老金" in html and "Precision" in html
+    for node_id in PROVINCES:
+        assert f"({node_id})" in html or node_id in html

@@ -30,7 +30,9 @@ def test_headless_chromium_builds_both_charts(tmp_path):
     out.write_text(render_report(provenance(model, nodes), table, model, places=PLACES),
                    encoding="utf-8")
     dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
          out.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     page = Page(dom)
