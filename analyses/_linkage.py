@@ -5,6 +5,8 @@ A linkage model (DESIGN §5) has an output of kind ``flags`` and a ``[linkage]``
     [linkage]
     pattern = "registry_attributes"   # or "cross_node" or "local"
     match_on = []                     # cross_node only: attribute columns compared in clear
+    registry_datasets = "all"         # registry_attributes: "any" lets each registry node
+                                      # hold only some of the registry datasets
 
 - ``registry_attributes``: a token of a non-registry node (a province) matches when a
   registry node (e.g. the death register) submitted it too; the province gets back its
@@ -26,6 +28,11 @@ installs in its sandbox for linkage tasks only (`install_token_function`): HMAC-
 of ``"cnid/v1|" + id`` under the task key, in lowercase hex, or NULL when the status is
 not ``valid`` or ``upgraded`` (invalid IDs are never tokenised). The key itself sits in
 a temporary table that model SQL may not name.
+
+With ``registry_datasets = "any"`` the registry level's datasets are sources of which each
+registry node may hold only some (vehicles at one registry, real estate at another): a
+registry node runs the model when it holds at least one, and reads the others as empty
+tables of their standard's columns (`empty_table_sql`).
 
 The model's resolve SQL re-identifies the returned tokens at the node: it reads the
 level's datasets and the table ``returned`` and returns one row per case line, starting
@@ -54,7 +61,9 @@ __all__ = [
     "TOKEN_PREFIX",
     "Linkage",
     "hmac_pads",
+    "empty_table_sql",
     "install_token_function",
+    "missing_datasets",
     "read_linkage",
     "uses_token_function",
 ]
@@ -89,6 +98,8 @@ class Linkage:
 
     pattern: str
     match_on: tuple[str, ...] = ()
+    #: "all": a registry node needs every registry dataset; "any": at least one.
+    registry_datasets: str = "all"
 
     def sealed_columns(self, output: Output) -> tuple[str, ...]:
         """The attribute columns that leave the node sealed: all but `match_on`."""
@@ -101,7 +112,8 @@ class Linkage:
         return self.pattern != LOCAL
 
     def to_dict(self) -> dict[str, object]:
-        return {"pattern": self.pattern, "match_on": list(self.match_on)}
+        return {"pattern": self.pattern, "match_on": list(self.match_on),
+                "registry_datasets": self.registry_datasets}
 
 
 def read_linkage(table: Table, output: Output, levels: tuple[str, ...]) -> Linkage:
@@ -109,7 +121,13 @@ def read_linkage(table: Table, output: Output, levels: tuple[str, ...]) -> Linka
     pattern = table.string("pattern", check=lambda s: None if s in PATTERNS
                            else f"use one of {', '.join(PATTERNS)}")
     match_on = tuple(table.strings("match_on", required=False) or ())
+    registry_datasets = table.string(
+        "registry_datasets", required=False,
+        check=lambda s: None if s in ("all", "any") else 'use "all" or "any"') or "all"
     table.finish()
+    if registry_datasets == "any" and pattern != REGISTRY_ATTRIBUTES:
+        raise table.error("registry_datasets", f"only the {REGISTRY_ATTRIBUTES} pattern reads "
+                          "registry datasets; remove the key")
     if output.kind != "flags":
         raise table.error("pattern", f"a linkage model releases flags; set [output] kind = "
                           f"\"flags\", not {output.kind!r}")
@@ -131,7 +149,33 @@ def read_linkage(table: Table, output: Output, levels: tuple[str, ...]) -> Linka
                                            or not set(levels) - {"registry"}):
         raise table.error("pattern", f"{REGISTRY_ATTRIBUTES} needs registry datasets and the "
                           "datasets of another level under [datasets]")
-    return Linkage(pattern, match_on)
+    return Linkage(pattern, match_on, registry_datasets)
+
+
+def missing_datasets(model, level: str, held) -> list[str]:
+    """The datasets of `level` a node holding `held` lacks to run `model`.
+
+    Every dataset of the level is needed, except at the registry level of a model with
+    ``registry_datasets = "any"``, where one of them is enough (the others then read as
+    empty tables)."""
+    wanted = list(model.datasets.get(level, ()))
+    absent = [d for d in wanted if d not in set(held)]
+    linkage = model.linkage
+    if (level == "registry" and linkage is not None and linkage.registry_datasets == "any"
+            and len(absent) < len(wanted)):
+        return []
+    return absent
+
+
+def empty_table_sql(dataset: str) -> str:
+    """CREATE TEMP TABLE of `dataset` with its standard's columns (and id_status), no rows."""
+    from analyses.datasets import load_standard
+
+    standard = load_standard(dataset)
+    columns = [f'"{c.name}" {c.type}' for c in standard.columns]
+    if standard.id_column:
+        columns.append('"id_status" VARCHAR')
+    return f'CREATE TEMP TABLE "{dataset}" ({", ".join(columns)})'
 
 
 def uses_token_function(sql: str) -> bool:

@@ -190,9 +190,10 @@ def model_targets(model, roster) -> tuple[list[str], str]:
     """The targets that run `model` nationwide, and the key originator of a linkage model.
 
     Every node of each level the model runs at (``level=province``); for a linkage model,
-    of the registry level only the nodes that hold all of the model's registry datasets,
-    by id. A linkage model's key originator is its first registry target, else the first
-    node of a level it runs at.
+    of the registry level only the nodes that hold all of the model's registry datasets
+    (any of them, for a model with ``registry_datasets = "any"``), by id. A linkage
+    model's key originator is its first registry target, else the first node of a level
+    it runs at.
     """
     if model.linkage is None:
         return [f"level={level}" for level in model.levels], ""
@@ -203,8 +204,9 @@ def model_targets(model, roster) -> tuple[list[str], str]:
             targets.append(f"level={level}")
             continue
         needed = set(model.datasets[level])
-        registries = [n.id for n in roster.nodes()
-                      if n.level == "registry" and needed <= set(n.datasets)]
+        any_of = model.linkage.registry_datasets == "any"
+        registries = [n.id for n in roster.nodes() if n.level == "registry" and (
+            needed & set(n.datasets) if any_of else needed <= set(n.datasets))]
         targets += registries
     if registries:
         return targets, registries[0]

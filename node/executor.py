@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +30,13 @@ import duckdb
 import pyarrow as pa
 
 from analyses import Model, ParameterError
-from analyses._linkage import RESOLVE_COLUMNS, RETURNED_TABLE, install_token_function
+from analyses._linkage import (
+    RESOLVE_COLUMNS,
+    RETURNED_TABLE,
+    empty_table_sql,
+    install_token_function,
+    missing_datasets,
+)
 from node.errors import NodeError
 from node.policy import Policy
 
@@ -159,9 +165,9 @@ def execute_resolve(
     except ParameterError as exc:
         raise ExecutionError("BAD_PARAMETERS", str(exc)) from exc
     values = {name: bound[name] for name in sorted(used)}
-    needed = {dataset: _snapshot_path(snapshots, dataset) for dataset in model.datasets[level]}
+    needed, empty = _needed(model, level, snapshots)
     where = f"{model.id}@{model.version} (resolve SQL)"
-    with open_sandbox(needed, policy, task_key=task_key,
+    with open_sandbox(needed, policy, task_key=task_key, empty=empty,
                       tables={RETURNED_TABLE: returned}) as con, \
             _Watchdog(con, policy.timeout_seconds) as dog:
         try:
@@ -204,7 +210,7 @@ def execute_batches(
     except ParameterError as exc:
         raise ExecutionError("BAD_PARAMETERS", str(exc)) from exc
     values = {name: bound[name] for name in sorted(used)}
-    needed = {dataset: _snapshot_path(snapshots, dataset) for dataset in model.datasets[level]}
+    needed, empty = _needed(model, level, snapshots)
     if policy.timeout_seconds < 1:
         raise ExecutionError("BAD_POLICY", "limits.timeout_seconds in the node policy is "
                              f"{policy.timeout_seconds}; set it to at least 1 second")
@@ -213,13 +219,13 @@ def execute_batches(
                              "its task's key")
     schema = output_schema(model)
     return _run(model, level, sql, values, needed, policy, schema, batch_rows,
-                task_key if model.linkage is not None else None)
+                task_key if model.linkage is not None else None, empty)
 
 
 @contextmanager
 def open_sandbox(
     snapshots: Mapping[str, Path], policy: Policy, *, task_key: bytes | None = None,
-    tables: Mapping[str, pa.Table] | None = None,
+    tables: Mapping[str, pa.Table] | None = None, empty: Sequence[str] = (),
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked-down in-memory connection where each dataset reads its snapshot, read-only.
 
@@ -229,7 +235,8 @@ def open_sandbox(
     the policy's memory_limit or threads are not valid DuckDB settings.
 
     With `task_key`, the ``fa_token`` macro is installed; each of `tables` is copied into
-    a temporary table of its name. Both happen before the doors close.
+    a temporary table of its name; each dataset of `empty` is an empty table of its
+    standard's columns. All of it happens before the doors close.
     """
     config = {**_CONNECT_CONFIG, "threads": policy.threads, "memory_limit": policy.memory_limit}
     try:
@@ -244,6 +251,8 @@ def open_sandbox(
     try:
         for index, (dataset, path) in enumerate(sorted(snapshots.items())):
             _attach(con, index, dataset, Path(path))
+        for dataset in empty:
+            con.execute(empty_table_sql(dataset))
         if task_key is not None:
             install_token_function(con, task_key)
         for name, table in (tables or {}).items():
@@ -267,10 +276,11 @@ def _run(
     schema: pa.Schema,
     batch_rows: int,
     task_key: bytes | None,
+    empty: Sequence[str],
 ) -> Iterator[pa.RecordBatch]:
     """The generator behind `execute_batches`: opens the sandbox, runs, checks, casts."""
     where = f"{model.id}@{model.version} ({level} SQL)"
-    with open_sandbox(snapshots, policy, task_key=task_key) as con, \
+    with open_sandbox(snapshots, policy, task_key=task_key, empty=empty) as con, \
             _Watchdog(con, policy.timeout_seconds) as dog:
         reader = None
         try:
@@ -341,6 +351,19 @@ def _statement_parameters(model: Model, level: str, sql: str) -> frozenset[str]:
         raise ExecutionError("BAD_MODEL", f"the {level} SQL of {model.id} must be exactly one "
                              f"SELECT statement; it holds {kinds}")
     return frozenset(statements[0].named_parameters)
+
+
+def _needed(model: Model, level: str,
+            snapshots: Mapping[str, Path]) -> tuple[dict[str, Path], list[str]]:
+    """(dataset -> snapshot path to attach, datasets to read as empty tables).
+
+    Raises ExecutionError MISSING_DATASET for a dataset the node must hold and lacks."""
+    absent = missing_datasets(model, level, snapshots)
+    if absent:
+        _snapshot_path(snapshots, absent[0])  # raises, naming it
+    present = [d for d in model.datasets[level] if d in snapshots]
+    empty = [d for d in model.datasets[level] if d not in snapshots]
+    return {d: _snapshot_path(snapshots, d) for d in present}, empty
 
 
 def _snapshot_path(snapshots: Mapping[str, Path], dataset: str) -> Path:

@@ -247,7 +247,7 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
     from analyses.tasks import SignedTask
     from node.cases import CaseStore
     from node.executor import execute_resolve, output_schema
-    from node.runner import current_snapshots
+    from node.runner import current_snapshots, held_datasets
     from node.taskkeys import KeyStore
 
     folder = LinkageFolder(home.path)
@@ -271,7 +271,7 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
         opened = open_columns(returned, key, task_id,
                               {name: declared.field(name).type for name in sealed})
         level = home.kit.level
-        snapshots = current_snapshots(home, model.datasets[level])
+        snapshots = current_snapshots(home, held_datasets(home, model))
         lines = execute_resolve(model, level, decode_parameters(spec),
                                 {name: path for name, (_, path) in snapshots.items()},
                                 home.policy(), key, opened)

@@ -38,10 +38,23 @@ def current_snapshots(home: NodeHome, datasets) -> dict:
     return found
 
 
+def held_datasets(home: NodeHome, model) -> list[str]:
+    """The model's datasets of this node's level that the node holds: all of them, or for
+    a registry reading "any" of its datasets, those it has (the rest read as empty)."""
+    from analyses._linkage import missing_datasets as missing
+
+    wanted = list(model.datasets.get(home.kit.level, ()))
+    if missing(model, home.kit.level, available_datasets(home)):
+        return wanted  # current_snapshots names the first one missing
+    have = set(available_datasets(home))
+    return [d for d in wanted if d in have]
+
+
 def missing_datasets(home: NodeHome, accepted: Accepted) -> list[str]:
     """Datasets the accepted task needs that this node has not ingested yet."""
-    have = set(available_datasets(home))
-    return [d for d in accepted.model.datasets.get(home.kit.level, ()) if d not in have]
+    from analyses._linkage import missing_datasets as missing
+
+    return missing(accepted.model, home.kit.level, available_datasets(home))
 
 
 def check_task(home: NodeHome, task_file: str) -> Accepted:
@@ -155,8 +168,7 @@ class Runner:
         model = accepted.model
         try:
             key = KeyStore(self.home.path).get(task_id) if model.linkage else None
-            needed = model.datasets.get(self.kit.level, ())
-            snapshots = current_snapshots(self.home, needed)
+            snapshots = current_snapshots(self.home, held_datasets(self.home, model))
             table = execute(model, self.kit.level, accepted.parameters,
                             {name: path for name, (_, path) in snapshots.items()}, self.policy,
                             task_key=key)

@@ -87,7 +87,9 @@ def verify_task(
     model = _check_analysis(spec, library, policy, node.level)
     parameters = _check_parameters(spec, model)
     if available_datasets is not None:
-        missing = [d for d in model.datasets.get(node.level, ()) if d not in available_datasets]
+        from analyses._linkage import missing_datasets
+
+        missing = missing_datasets(model, node.level, available_datasets)
         if missing:
             raise Refusal(
                 "MISSING_DATASET",
