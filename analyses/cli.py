@@ -52,11 +52,14 @@ def analyses() -> None:
 @library_option
 @json_option
 def list_(library_root: Path | None, as_json: bool) -> None:
-    """List every model: id, version, output kind and titles."""
+    """List every model: id, version, output kind, titles, and what it needs (the datasets
+    per node level, and for a linkage model how it joins records across nodes)."""
     library = load_library(library_root)
     rows = [
         {"id": m.id, "version": m.version, "kind": m.kind, "method_code": m.method_code,
-         "title_zh": m.title_zh, "title_en": m.title_en, "digest": m.digest}
+         "title_zh": m.title_zh, "title_en": m.title_en, "digest": m.digest,
+         "datasets": {level: list(names) for level, names in m.datasets.items()},
+         "linkage": m.linkage.pattern if m.linkage else None}
         for m in library.models()
     ]
     if as_json:
@@ -69,6 +72,10 @@ def list_(library_root: Path | None, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['id']:<{width}}  {r['version']:<8} {r['kind']:<9}  "
                    f"{r['title_zh']}  {r['title_en']}")
+        needs = "; ".join(f"{level}: {', '.join(names)}"
+                          for level, names in r["datasets"].items())
+        link = f"  [linkage: {r['linkage']}]" if r["linkage"] else ""
+        click.echo(f"{'':<{width}}  needs {needs}{link}")
 
 
 def _block(title: str, text: str) -> list[str]:
@@ -102,6 +109,16 @@ def _describe(model: Model) -> str:
     lines += [f"  rule: {a} <= {b}" for a, b in model.parameter_order]
     lines.append(f"output: {model.kind}")
     lines += [f"  {c.name} {c.type} ({c.role}): {c.description}" for c in model.output.columns]
+    if model.linkage is not None:
+        link = model.linkage
+        lines.append(f"linkage: {link.pattern}"
+                     + (f", compared in clear: {', '.join(link.match_on)}" if link.match_on else "")
+                     + (", registry datasets: any" if link.registry_datasets == "any" else ""))
+        sealed = link.sealed_columns(model.output)
+        lines.append(f"  sealed on the way: {', '.join(sealed) or '(none)'}; cases open at the "
+                     "node that owns the records (fedaudit node cases)")
+        if link.shares_key:
+            lines.append("  the task must name a key originator (task new --key-originator NODE)")
     lines.append("steps:")
     lines += [f"  {i}. {step}" for i, step in enumerate(model.steps, 1)]
     lines.append("legal basis:")
