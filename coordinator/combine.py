@@ -79,8 +79,9 @@ def spill_connection(folder: Path, prefix: str, memory_limit: str, threads: int 
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _parameters(sql: str) -> frozenset[str]:
-    """The ``$name`` parameters of the combine SQL, which must be exactly one SELECT."""
+def _parameters(sql: str, params: Mapping[str, object]) -> frozenset[str]:
+    """The ``$name`` parameters of the combine SQL, which must be exactly one SELECT and
+    find a value for each of them in params."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -88,7 +89,12 @@ def _parameters(sql: str) -> frozenset[str]:
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise CombineError("the combine SQL must be exactly one SELECT statement; fix the "
                            "analysis' combine file")
-    return frozenset(statements[0].named_parameters)
+    names = frozenset(statements[0].named_parameters)
+    missing = sorted(names - set(params))
+    if missing:
+        raise CombineError(f"the combine SQL uses ${missing[0]} but the task gives no value "
+                           "for it")
+    return names
 
 
 def _open_partials(partial_paths: Mapping[str, str | os.PathLike[str]]) -> dict[str, pa.Table]:
@@ -185,11 +191,7 @@ def combine(
     nodes suppressed their part of that cell) and ``lower_bound`` (true when any did: the
     released sums then miss those parts).
     """
-    names = _parameters(combine_sql)
-    missing = sorted(names - set(params))
-    if missing:
-        raise CombineError(f"the combine SQL uses ${missing[0]} but the task gives no value "
-                           "for it")
+    names = _parameters(combine_sql, params)
     tables = _open_partials(partial_paths)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -233,11 +235,7 @@ def combine_summary(combine_sql: str, summary: pa.Table, out_path: str | os.Path
     tokens_submitted (padded) and matched (see `coordinator.linkage.JoinResult`). Raises
     CombineError as `combine` does.
     """
-    names = _parameters(combine_sql)
-    missing = sorted(names - set(params))
-    if missing:
-        raise CombineError(f"the combine SQL uses ${missing[0]} but the task gives no value "
-                           "for it")
+    names = _parameters(combine_sql, params)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with spill_connection(out.parent, ".combine-spill-", DEFAULT_MEMORY_LIMIT, None) as con:

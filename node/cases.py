@@ -17,7 +17,6 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from node._case_values import (
     _timestamp,
     _yuan,
 )
+from node.durable import set_up_sqlite
 
 __all__ = ["CASES_FILE", "LEAD_COLUMNS", "OUTCOMES", "REASONS", "STATUSES", "Case",
            "CaseError", "CaseStore", "TaskCases"]
@@ -154,22 +154,8 @@ class CaseStore:
         return cls(Path(home.path) / CASES_FILE)
 
     def _set_up(self) -> None:
-        """Switches to WAL and creates the tables, retrying while another process does.
-
-        SQLite does not call the busy handler while changing the journal mode, so two
-        processes opening a new file at once can get "database is locked" immediately.
-        """
-        deadline, delay = time.monotonic() + _BUSY_TIMEOUT, 0.005
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(_SCHEMA)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+        """Switches the file to WAL mode and creates the tables (node.durable)."""
+        set_up_sqlite(self._db, _SCHEMA, _BUSY_TIMEOUT)
 
     def __repr__(self) -> str:
         return f"CaseStore({str(self.path)!r})"

@@ -1,13 +1,37 @@
-"""Durability helpers: flush a file or a folder's entries to disk before relying on them.
+"""Durability helpers: flush a file or a folder's entries to disk before relying on them,
+and set up a node's SQLite stores (WAL) safely when several processes open them at once.
 
-Shared by the node's catalog, audit log and key store, and by the coordinator's result
-files, so every "write, fsync, rename, fsync the folder" sequence uses the same calls.
+Shared by the node's catalog, audit log, key store, replay and case stores, and by the
+coordinator's result files, so every "write, fsync, rename, fsync the folder" sequence uses
+the same calls.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
+
+
+def set_up_sqlite(db: sqlite3.Connection, schema: str, busy_timeout: float) -> None:
+    """Switches db to WAL mode and runs schema (idempotent DDL), retrying while locked.
+
+    SQLite does not call the busy handler while changing the journal mode, so two
+    processes opening a new file at once can get "database is locked" immediately; this
+    retries with a growing pause for up to busy_timeout seconds, then raises.
+    """
+    deadline, delay = time.monotonic() + busy_timeout, 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(schema)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def fsync_file(path: Path) -> None:

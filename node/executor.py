@@ -159,12 +159,7 @@ def execute_resolve(
         raise ExecutionError("BAD_MODEL", f"{model.id} has no resolve step; only linkage "
                              "models open cases")
     sql = model.sql["resolve"]
-    used = _statement_parameters(model, "resolve", sql)
-    try:
-        bound = model.bind_parameters(parameters)
-    except ParameterError as exc:
-        raise ExecutionError("BAD_PARAMETERS", str(exc)) from exc
-    values = {name: bound[name] for name in sorted(used)}
+    values = _bound(model, "resolve", sql, parameters)
     needed, empty = _needed(model, level, snapshots)
     where = f"{model.id}@{model.version} (resolve SQL)"
     with open_sandbox(needed, policy, task_key=task_key, empty=empty,
@@ -204,12 +199,7 @@ def execute_batches(
     iterator (or exhaust it) to release the connection.
     """
     sql = _model_sql(model, level)
-    used = _statement_parameters(model, level, sql)
-    try:
-        bound = model.bind_parameters(parameters)
-    except ParameterError as exc:
-        raise ExecutionError("BAD_PARAMETERS", str(exc)) from exc
-    values = {name: bound[name] for name in sorted(used)}
+    values = _bound(model, level, sql, parameters)
     needed, empty = _needed(model, level, snapshots)
     if policy.timeout_seconds < 1:
         raise ExecutionError("BAD_POLICY", "limits.timeout_seconds in the node policy is "
@@ -351,6 +341,19 @@ def _statement_parameters(model: Model, level: str, sql: str) -> frozenset[str]:
         raise ExecutionError("BAD_MODEL", f"the {level} SQL of {model.id} must be exactly one "
                              f"SELECT statement; it holds {kinds}")
     return frozenset(statements[0].named_parameters)
+
+
+def _bound(model: Model, role: str, sql: str,
+           parameters: Mapping[str, object]) -> dict[str, object]:
+    """The typed values of the parameters sql uses (never pasted into it); raises
+    ExecutionError BAD_MODEL for SQL that is not one SELECT, BAD_PARAMETERS for values
+    that break the model's rules."""
+    used = _statement_parameters(model, role, sql)
+    try:
+        bound = model.bind_parameters(parameters)
+    except ParameterError as exc:
+        raise ExecutionError("BAD_PARAMETERS", str(exc)) from exc
+    return {name: bound[name] for name in sorted(used)}
 
 
 def _needed(model: Model, level: str,

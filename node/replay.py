@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from node.durable import set_up_sqlite
 from node.errors import NodeError
 
 __all__ = ["ReplayStore", "TaskReplayed"]
@@ -71,23 +72,8 @@ class ReplayStore:
             raise
 
     def _set_up(self) -> None:
-        """Switches the file to WAL mode and creates the table, retrying while locked.
-
-        SQLite does not call the busy handler while changing the journal mode, so two
-        processes opening a new file at once can get "database is locked" immediately.
-        """
-        deadline = time.monotonic() + _BUSY_TIMEOUT
-        delay = 0.005
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(_SCHEMA)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+        """Switches the file to WAL mode and creates the tables (node.durable)."""
+        set_up_sqlite(self._db, _SCHEMA, _BUSY_TIMEOUT)
 
     def __repr__(self) -> str:
         return f"ReplayStore({str(self.path)!r})"
