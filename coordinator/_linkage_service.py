@@ -54,6 +54,21 @@ class LinkageDuties:
             self._originators[task_id] = spec.key_originator if shared else ""
         return self._originators[task_id]
 
+    def _originator_gave_up(self, task_id: str, node_id: str) -> None:
+        """When a linkage task's key originator refuses or fails it, the other targets can
+        never get the key: their deliveries still waiting for it fail at once, so the task
+        settles now instead of at its deadline."""
+        record = self.status(task_id)
+        if self._key_originator(task_id, record.signed_task) != node_id:
+            return
+        message = (f"the key originator {node_id} did not draw the task key (it refused or "
+                   "failed the task), so this node never received the task")
+        for delivery in record.deliveries:
+            if delivery.node_id != node_id and delivery.state == "pending" \
+                    and self.store.envelope(task_id, delivery.node_id) is None:
+                self.store.record_report(task_id, delivery.node_id, "failed", message=message)
+        log.warning("key originator gave up", extra={"task_id": task_id, "node_id": node_id})
+
     def publish_keys(self, node_id: str, task_id: str, envelopes: list[bytes]) -> None:
         """Stores the key originator's envelopes, one per other target, to relay them blind.
 

@@ -305,6 +305,8 @@ class Coordinator(LinkageDuties):
                 self._store_output(node_id, report, chunks, receipt)
         except StoreError as exc:
             raise CoordinatorError(str(exc), "BAD_REPORT") from exc
+        if report.status in ("refused", "failed"):
+            self._originator_gave_up(report.task_id, node_id)
         if self.store.task(report.task_id).settled:
             self.combine_due.set()  # the last node answered: combine now, not at the next tick
 
