@@ -41,7 +41,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyses._linkage import install_token_function
+from analyses._linkage import install_token_function, missing_datasets
 from analyses._sql import _CONFIG, execute_sql, sql_parameters
 from analyses._toml import display_path
 from analyses.datasets import load_standard
@@ -210,8 +210,15 @@ def fixture_inputs(model: Model, level: str, node: str | None = None) -> dict[st
     """The fixture tables of one node of `level` (by default the node named after the level),
     typed by their dataset standards; raises FixtureError.
 
-    A linkage model's tables must carry ``id_status`` next to the ID column.
+    A linkage model's tables must carry ``id_status`` next to the ID column. At the
+    registry level of a model with ``registry_datasets = "any"`` a node may leave out the
+    files of the datasets it does not hold (it needs one at least): they read as empty
+    tables of their standard's columns, as at a real registry node.
     """
+    folder = model.path / FIXTURES / (node or level)
+    held = [d for d in model.datasets[level] if (folder / f"{d}.csv").is_file()]
+    absent = () if missing_datasets(model, level, held) else \
+        [d for d in model.datasets[level] if d not in held]
     tables = {}
     for dataset in model.datasets[level]:
         standard = load_standard(dataset)
@@ -229,8 +236,21 @@ def fixture_inputs(model: Model, level: str, node: str | None = None) -> dict[st
                     f"{display_path(path)}: a linkage model's fixtures carry {ID_STATUS} next "
                     f"to {standard.id_column}, as ingest sets it (valid, upgraded, or e.g. "
                     "bad_checksum for an ID never tokenised); add the column")
+        if dataset in absent:
+            tables[dataset] = _empty_table(types)
+            continue
         tables[dataset] = _read_csv(path, types, optional=optional)
     return tables
+
+
+def _empty_table(types: Mapping[str, str]) -> pa.Table:
+    """A table with no rows and the columns of `types` (column -> DuckDB type)."""
+    con = duckdb.connect(":memory:")
+    try:
+        select = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in types.items())
+        return con.sql(f"SELECT {select} LIMIT 0").to_arrow_table()
+    finally:
+        con.close()
 
 
 def run_linkage_sql(sql: str, tables: Mapping[str, pa.Table], params: Mapping[str, object],

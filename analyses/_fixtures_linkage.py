@@ -12,7 +12,10 @@ those of ``analyses._fixtures``. The layout of its ``fixtures/`` folder:
   folder's CSV files, compared with ``expected_<folder>.csv``. Every dataset with an ID
   column carries ``id_status`` next to it, as ingest sets it (``valid``, ``upgraded``, or
   a failing status such as ``bad_checksum``, whose ID is never tokenised); ID numbers are
-  written as ingest stores them (normalised, 18 characters).
+  written as ingest stores them (normalised, 18 characters). For a model with
+  ``registry_datasets = "any"``, each registry node (``registry/``, ``registry_<suffix>/``)
+  holds the files of some of the registry datasets only, as the real registries do; the
+  others read as empty tables of their standard's columns.
 - *Readable tokens.* Tokens depend on the key, so expected files write each token as the
   ID number it tokenises: the runner maps every token back through a dictionary of the
   fixture's tokenisable IDs. A token of no fixture ID is a problem, and so is a NULL

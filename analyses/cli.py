@@ -59,7 +59,8 @@ def list_(library_root: Path | None, as_json: bool) -> None:
         {"id": m.id, "version": m.version, "kind": m.kind, "method_code": m.method_code,
          "title_zh": m.title_zh, "title_en": m.title_en, "digest": m.digest,
          "datasets": {level: list(names) for level, names in m.datasets.items()},
-         "linkage": m.linkage.pattern if m.linkage else None}
+         "linkage": m.linkage.pattern if m.linkage else None,
+         "registry_datasets": m.linkage.registry_datasets if m.linkage else "all"}
         for m in library.models()
     ]
     if as_json:
@@ -72,8 +73,10 @@ def list_(library_root: Path | None, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['id']:<{width}}  {r['version']:<8} {r['kind']:<9}  "
                    f"{r['title_zh']}  {r['title_en']}")
-        needs = "; ".join(f"{level}: {', '.join(names)}"
-                          for level, names in r["datasets"].items())
+        needs = "; ".join(
+            f"{level}: {'any of ' if level == 'registry' and r['registry_datasets'] == 'any'
+                        else ''}{', '.join(names)}"
+            for level, names in r["datasets"].items())
         link = f"  [linkage: {r['linkage']}]" if r["linkage"] else ""
         click.echo(f"{'':<{width}}  needs {needs}{link}")
 
