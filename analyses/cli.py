@@ -74,11 +74,15 @@ def list_(library_root: Path | None, as_json: bool) -> None:
         click.echo(f"{r['id']:<{width}}  {r['version']:<8} {r['kind']:<9}  "
                    f"{r['title_zh']}  {r['title_en']}")
         needs = "; ".join(
-            f"{level}: {'any of ' if level == 'registry' and r['registry_datasets'] == 'any'
-                        else ''}{', '.join(names)}"
+            f"{level}: {_any_of(level, r)}{', '.join(names)}"
             for level, names in r["datasets"].items())
         link = f"  [linkage: {r['linkage']}]" if r["linkage"] else ""
         click.echo(f"{'':<{width}}  needs {needs}{link}")
+
+
+def _any_of(level: str, row: dict) -> str:
+    """"any of " where a registry node needs only some of the level's datasets."""
+    return "any of " if level == "registry" and row["registry_datasets"] == "any" else ""
 
 
 def _block(title: str, text: str) -> list[str]:
