@@ -1,28 +1,20 @@
-"""`fedaudit results findings`: a result as audit findings, and the xlsx writer of exports.
+"""`fedaudit results findings`: a result as audit findings, and the sheets of its workbook.
 
 The result is read through `PeopleClient.fetch_result`, so the coordinator applies its
 sharing rules (an office sees only what its grants allow); nothing here reads a result
-file directly. `write_xlsx` writes named pyarrow tables as the sheets of one workbook;
-`workbook_tables` gives the sheets of a result's workbook (findings, coverage,
+file directly. `workbook_tables` gives the sheets of a result's workbook (findings, coverage,
 provenance and the result rows), for `results findings --xlsx` and `results export
 --format xlsx`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
-import os
-import re
-import unicodedata
 from collections.abc import Mapping
-from decimal import Decimal
 
 import click
 import pyarrow as pa
 
-from coordinator.errors import CoordinatorError
 from coordinator.findings import (
     STATUSES,
     Findings,
@@ -31,16 +23,11 @@ from coordinator.findings import (
     region_name,
 )
 from coordinator.people_cli import COORDINATOR_OPTION, KIT_OPTION, _fetch, fetch_verification_of
+from node.xlsx import write_xlsx
 
 __all__ = ["findings_command", "findings_text", "library_model", "workbook_tables",
            "write_xlsx"]
 
-#: Rows and columns one Excel sheet holds (the header takes the first row), and the
-#: longest text of one cell.
-MAX_ROWS = 1_048_576
-MAX_COLUMNS = 16_384
-MAX_TEXT = 32_767
-_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
 def library_model(analysis: Mapping):
@@ -140,127 +127,6 @@ def workbook_tables(findings: Findings, table: pa.Table | None = None,
     if table is not None:
         sheets["result"] = table
     return sheets
-
-
-# -- xlsx ---------------------------------------------------------------------------------
-
-
-def _sheet_names(names) -> list[str]:
-    """Valid, unique Excel sheet names: at most 31 characters, none of []:*?/\\."""
-    used: set[str] = set()
-    out = []
-    for name in names:
-        base = _BAD_SHEET_CHARS.sub("_", str(name)).strip("'")[:31] or "sheet"
-        candidate, n = base, 1
-        while candidate.lower() in used:
-            n += 1
-            candidate = f"{base[:31 - len(str(n)) - 1]}_{n}"
-        used.add(candidate.lower())
-        out.append(candidate)
-    return out
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _number_format(kind: pa.DataType) -> str | None:
-    if pa.types.is_decimal(kind):
-        return "#,##0" + ("." + "0" * kind.scale if kind.scale > 0 else "")
-    if pa.types.is_date(kind):
-        return "yyyy-mm-dd"
-    if pa.types.is_timestamp(kind):
-        return "yyyy-mm-dd hh:mm:ss"
-    return None
-
-
-def _value(value, sheet: str, column: str):
-    """A cell value openpyxl writes as is; raises CoordinatorError for an over-long text."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if value is None or isinstance(value, bool | int | Decimal | dt.date | dt.time
-                                    | dt.timedelta) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, bytes):
-        value = value.hex()
-    elif isinstance(value, list | dict):
-        value = json.dumps(value, ensure_ascii=False, default=str)
-    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-    if len(text) > MAX_TEXT:
-        raise CoordinatorError(f"sheet {sheet}, column {column} holds a text of {len(text):,} "
-                               f"characters, more than an Excel cell holds ({MAX_TEXT:,}); "
-                               "export it as csv or parquet instead")
-    return text
-
-
-def _write_sheet(workbook, title: str, table: pa.Table) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    sheet = workbook.create_sheet(title)
-    sheet.freeze_panes = "A2"
-    names = table.column_names
-    formats = [_number_format(f.type) for f in table.schema]
-    sample = table.slice(0, 200).to_pylist()
-    for i, name in enumerate(names, start=1):
-        longest = max([_width(name)] + [_width(str(r[name])) for r in sample
-                                        if r[name] is not None])
-        sheet.column_dimensions[get_column_letter(i)].width = min(longest + 2, 60)
-    header = []
-    for name in names:
-        cell = WriteOnlyCell(sheet, value=_value(name, title, name))
-        cell.font = Font(bold=True)
-        header.append(cell)
-    sheet.append(header)
-    for batch in table.to_batches():
-        for row in batch.to_pylist():
-            cells = []
-            for name, fmt in zip(names, formats, strict=True):
-                cell = WriteOnlyCell(sheet, value=_value(row[name], title, name))
-                if cell.data_type == "f":
-                    cell.data_type = "s"  # text that starts with "=" stays text
-                if fmt and row[name] is not None:
-                    cell.number_format = fmt
-                cells.append(cell)
-            sheet.append(cells)
-
-
-def write_xlsx(tables: Mapping[str, pa.Table], path: str | os.PathLike) -> None:
-    """Writes each table as one sheet of an Excel workbook at `path`, atomically.
-
-    Sheet names are made valid for Excel (31 characters, none of []:*?/\\, unique). Each
-    sheet has a bold, frozen header row; numbers, decimals, dates and timestamps (in UTC)
-    stay numbers and dates, text that starts with "=" stays text (never a formula), and
-    nested values are written as JSON. Raises CoordinatorError when there is no table, a
-    table has more rows or columns than a sheet holds, a text is longer than a cell holds
-    (export csv or parquet instead), or openpyxl is not installed; OSError when the file
-    cannot be written (an existing file is then left as it was).
-    """
-    try:
-        from openpyxl import Workbook
-    except ImportError as exc:
-        raise CoordinatorError("writing xlsx needs openpyxl: install it with "
-                               "`pip install openpyxl`, or export csv or parquet") from exc
-    from coordinator.results import replace_atomically
-
-    if not tables:
-        raise CoordinatorError("there is no table to write; nothing was exported")
-    for name, table in tables.items():
-        if table.num_rows >= MAX_ROWS or table.num_columns > MAX_COLUMNS:
-            raise CoordinatorError(
-                f"table {name} has {table.num_rows:,} rows and {table.num_columns:,} columns; "
-                f"an Excel sheet holds {MAX_ROWS - 1:,} rows and {MAX_COLUMNS:,} columns: "
-                "export it as csv or parquet instead")
-    workbook = Workbook(write_only=True)
-    for title, table in zip(_sheet_names(tables), tables.values(), strict=True):
-        _write_sheet(workbook, title, table)
-    with replace_atomically(path) as temp:
-        workbook.save(temp)
 
 
 # -- the command --------------------------------------------------------------------------

@@ -240,7 +240,8 @@ def export_command(task_id, fmt, out, kit_path, address) -> None:
                                f"see `fedaudit results show {task_id}` for why", "NOT_READY")
     if fmt == "xlsx":
         from coordinator.findings import build_findings, places_from_roster
-        from coordinator.findings_cli import library_model, workbook_tables, write_xlsx
+        from coordinator.findings_cli import library_model, workbook_tables
+        from node.xlsx import write_xlsx
 
         places = places_from_roster(kit.roster())
         findings = build_findings(table, provenance, library_model(provenance["analysis"]),

@@ -17,9 +17,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coordinator.store import StoreError
-from node.durable import fsync_dir
+from node.durable import replace_atomically
 
 __all__ = [
     "MAX_CHUNK",
@@ -86,31 +84,6 @@ def result_path(home: str | os.PathLike[str], task_id: str) -> Path:
 def provenance_path(home: str | os.PathLike[str], task_id: str) -> Path:
     """Where the task's provenance record is stored; raises ResultError for a bad id."""
     return result_dir(home, task_id) / PROVENANCE_FILE
-
-
-@contextmanager
-def replace_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yields a temporary path next to ``path``; on success it replaces ``path`` atomically.
-
-    Write the file at the yielded path and close it; when the block ends without an
-    exception the file is synced, renamed over ``path`` and the folder synced. On an
-    exception the temporary file is removed and ``path`` is left as it was. Raises
-    OSError when the folder cannot be created or written.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    temp = Path(name)
-    try:
-        yield temp
-        with open(temp, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
 
 
 def _count_rows(path: Path) -> int:

@@ -205,7 +205,7 @@ def export_command(home: Path, fmt: str, out: Path, task: str | None) -> None:
     The file holds names and ID numbers: keep it where the node's data is kept. The
     export is recorded in the node's audit log.
     """
-    from coordinator.findings_cli import write_xlsx
+    from node.xlsx import write_xlsx
 
     node_home, store = _open(home)
     with store:

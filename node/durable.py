@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -50,3 +53,28 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def replace_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yields a temporary path next to ``path``; on success it replaces ``path`` atomically.
+
+    Write the file at the yielded path and close it; when the block ends without an
+    exception the file is synced, renamed over ``path`` and the folder synced. On an
+    exception the temporary file is removed and ``path`` is left as it was. Raises
+    OSError when the folder cannot be created or written.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        with open(temp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)

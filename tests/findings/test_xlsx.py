@@ -8,9 +8,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from coordinator import CoordinatorError
 from coordinator.findings import build_findings
-from coordinator.findings_cli import MAX_ROWS, workbook_tables, write_xlsx
+from coordinator.findings_cli import workbook_tables
+from node.xlsx import MAX_ROWS, XlsxError, write_xlsx
 from tests.findings.helpers import PLACES, per_region_table, provenance
 
 openpyxl = pytest.importorskip("openpyxl")
@@ -63,10 +63,10 @@ def test_too_many_rows_for_a_sheet_is_refused_and_the_old_file_kept(tmp_path):
     path = tmp_path / "big.xlsx"
     path.write_bytes(b"earlier export")
     big = pa.table({"n": pa.array(range(MAX_ROWS), pa.int32())})
-    with pytest.raises(CoordinatorError, match="csv or parquet"):
+    with pytest.raises(XlsxError, match="csv or parquet"):
         write_xlsx({"result": big}, path)
     assert path.read_bytes() == b"earlier export"
-    with pytest.raises(CoordinatorError, match="no table"):
+    with pytest.raises(XlsxError, match="no table"):
         write_xlsx({}, path)
 
 
