@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from analyses import UnknownAnalysis, load_library
 from analyses.cli import analyses
-from tests.analyses.conftest import MODEL_ID, edit
+from tests.analyses.conftest import MODEL_ID
+from tests.model_support import edit
 
 COMMANDS = sorted(analyses.commands)
 

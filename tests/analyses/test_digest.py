@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analyses import compute_digest, load_library, load_model
-from tests.analyses.conftest import edit
+from tests.model_support import edit
 
 #: (file, old, new): one small change per file that keeps the model valid.
 CHANGES = [

@@ -9,9 +9,9 @@ import pyarrow.compute as pc
 import pytest
 
 from analyses import FixtureError, check_fixtures, load_library, load_model, run_fixtures
-from analyses._fixtures import fixture_inputs, fixture_stages, run_level_fixture
+from analyses._fixtures import fixture_inputs, run_level_fixture
 from analyses.datasets import load_standard
-from tests.analyses.conftest import edit
+from tests.model_support import assert_fixtures_pass, edit, fixture_problems
 
 LIBRARY = load_library()
 MODELS = LIBRARY.models()
@@ -24,10 +24,7 @@ def test_the_library_has_models():
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
 def test_model_passes_its_fixtures(model):
-    check_fixtures(model)
-    results = run_fixtures(model)
-    assert [r.stage for r in results] == fixture_stages(model)
-    assert all(r.ok and r.rows > 0 for r in results)
+    assert_fixtures_pass(model)
 
 
 @pytest.mark.parametrize(("model", "level"), LEVELS, ids=[f"{m.id}-{lv}" for m, lv in LEVELS])
@@ -45,10 +42,6 @@ def test_no_local_only_column_in_the_output(model, level):
                     assert not leaked, f"{model.id} {level}: {name} carries {dataset}.{column}"
 
 
-def problems(model_dir) -> list[str]:
-    return [p for r in run_fixtures(load_model(model_dir)) for p in r.problems]
-
-
 def test_a_wrong_expected_value_is_shown_as_a_diff(model_dir):
     edit(model_dir / "fixtures" / "expected_province.csv", "440000,110,2024-01-01,2,3,6150.00",
          "440000,110,2024-01-01,2,3,6150.01")
@@ -61,33 +54,33 @@ def test_a_wrong_expected_value_is_shown_as_a_diff(model_dir):
 
 def test_values_compare_by_type_not_by_text(model_dir):
     edit(model_dir / "fixtures" / "expected_combine.csv", "540.00", "540.0")
-    assert problems(model_dir) == []
+    assert fixture_problems(model_dir) == []
 
 
 def test_a_leaked_id_number_is_caught(model_dir):
     edit(model_dir / "province.sql", "    scheme_code,\n    period,",
          "    min(id_no) AS scheme_code,\n    period,")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("returns values of benefit_payment.id_no" in p for p in found), found
 
 
 def test_output_schema_must_match_the_manifest(model_dir):
     edit(model_dir / "province.sql", "CAST(sum(payments) AS BIGINT) AS payments",
          "CAST(sum(payments) AS INTEGER) AS payments")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("differs from [output]" in p and "payments INTEGER" in p for p in found), found
 
 
 def test_a_missing_fixture_file_is_named(model_dir):
     (model_dir / "fixtures" / "expected_combine.csv").unlink()
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("expected_combine.csv: no such fixture file" in p for p in found), found
 
 
 def test_an_unknown_fixture_column_is_named(model_dir):
     edit(model_dir / "fixtures" / "province" / "benefit_payment.csv", "bank_acct_hash\n",
          "bank_account\n")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("benefit_payment.csv: column 'bank_account' is not expected" in p
                for p in found), found
 
@@ -102,7 +95,7 @@ def test_bad_fixture_parameters_fail_every_stage(model_dir):
 def test_fixture_parameters_filter_the_rows(model_dir):
     """Without params.toml the December 2023 row counts, and the expected file differs."""
     (model_dir / "fixtures" / "params.toml").unlink()
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("unexpected row returned: 440000,110,2023-12-01,1,1,3100.00" in p
                for p in found), found
 
@@ -121,7 +114,7 @@ def test_helpers_missing_from_the_sql_are_named(model_dir):
     edit(model_dir / "province.sql",
          ",\n    CAST(max(abs(amount), 2)[1] AS DECIMAL(38, 2)) AS amount__top1,\n"
          "    CAST(max(abs(amount), 2)[2] AS DECIMAL(38, 2)) AS amount__top2", "")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("differs from [output]" in p and "then the dominance helpers" in p
                and "amount__top1 DECIMAL(38,2)" in p for p in found), found
 
@@ -130,13 +123,13 @@ def test_helpers_out_of_order_are_a_schema_difference(model_dir):
     edit(model_dir / "province.sql", "AS amount__top1", "AS amount__topx")
     edit(model_dir / "province.sql", "AS amount__top2", "AS amount__top1")
     edit(model_dir / "province.sql", "AS amount__topx", "AS amount__top2")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("differs from [output]" in p for p in found), found
 
 
 def test_helpers_without_dominance_are_undeclared_columns(model_dir):
     edit(model_dir / "manifest.toml", "dominance = true\n", "")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("differs from [output]" in p and "amount__top1" in p for p in found), found
 
 
@@ -145,14 +138,14 @@ def test_expected_province_must_list_the_helpers(model_dir):
     lines = path.read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join(",".join(line.split(",")[:6]) for line in lines) + "\n",
                     encoding="utf-8")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("column 'amount__top1' is missing" in p for p in found), found
 
 
 def test_a_wrong_helper_value_is_shown_as_a_diff(model_dir):
     edit(model_dir / "fixtures" / "expected_province.csv", "6150.00,3200.00,2950.00",
          "6150.00,3200.00,2800.00")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("expected row missing: 440000,110,2024-01-01,2,3,6150.00,3200.00,2800.00" in p
                for p in found), found
 
@@ -160,7 +153,7 @@ def test_a_wrong_helper_value_is_shown_as_a_diff(model_dir):
 def test_helper_values_the_engine_would_refuse_are_named(model_dir):
     # A second-largest contribution above the largest: the node would refuse the output.
     edit(model_dir / "province.sql", "max(abs(amount), 2)[2] AS", "max(abs(amount), 2)[1] + 1 AS")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("amount__top1 = 3200.00, amount__top2 = 3201.00" in p and "largest first" in p
                for p in found), found
 
@@ -172,5 +165,5 @@ def test_the_combine_fixture_never_sees_the_helpers(model_dir):
     lines = path.read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join([lines[0] + ",amount__top1"] + [line + ",1.00" for line in lines[1:]])
                     + "\n", encoding="utf-8")
-    found = problems(model_dir)
+    found = fixture_problems(model_dir)
     assert any("column 'amount__top1' is not expected here" in p for p in found), found

@@ -11,7 +11,7 @@ from analyses import ManifestError, load_model
 from analyses._toml import display_path
 from analyses.datasets import load_standard
 from analyses.manifest import NODE_LEVELS
-from tests.analyses.conftest import edit
+from tests.model_support import edit
 
 M, P = "manifest.toml", "province.sql"
 PERIOD_START = 'name = "period_start"\ntype = "month"'

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analyses import Parameter, ParameterError, load_library, load_model
-from tests.analyses.conftest import MODEL_ID, edit
+from tests.analyses.conftest import MODEL_ID
+from tests.model_support import edit
 
 D = dt.date
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from analyses.cli import analyses
 from analyses.synth import generate_federation
 from fedaudit.cli import main
+from tests.model_support import truth
 
 FLAGS, AGGREGATE = "pension.paid_after_death", "fund.benefit_summary"
 #: Three provinces (pensions are drawn in two of them), small scale, fixed seed.
@@ -77,11 +78,8 @@ def world(tmp_path_factory):
 
 def truth_counts(folder, code: str) -> tuple[int, int]:
     """(anomaly subjects, look-alike subjects) of a truth file, counted here directly."""
-    labels: dict[str, set] = {"anomaly": set(), "lookalike": set()}
-    with open(folder / "truth" / f"{code}.csv", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            labels[row["label"]].add((row["node_id"], row["id_no"]))
-    return len(labels["anomaly"]), len(labels["lookalike"] - labels["anomaly"])
+    anomalies = set(truth(folder, code, "anomaly"))
+    return len(anomalies), len(set(truth(folder, code, "lookalike")) - anomalies)
 
 
 @pytest.mark.slow

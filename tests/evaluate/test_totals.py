@@ -11,9 +11,7 @@ import pytest
 
 from analyses import load_library
 from analyses.evaluate import EvaluateError, compare_totals, union_result
-from analyses.synth import generate_federation
-from node.catalog import Catalog
-from node.ingest import ingest_file
+from tests.model_support import build_federation
 
 COLUMNS = ["persons", "amount", "share", "z"]
 DIMENSIONS = ["node", "region"]
@@ -115,16 +113,10 @@ def test_nothing_to_compare():
 @pytest.fixture(scope="module")
 def snapshots(tmp_path_factory):
     """benefit_payment of two generated provinces, ingested as at a node; and the CSVs."""
-    root = tmp_path_factory.mktemp("union")
-    world = generate_federation(root / "fed", provinces=2, scale=1e-6, seed=5)
-    files, csvs = [], []
-    for node in sorted(world.persons):
-        path = world.out / node / "benefit_payment.csv"
-        ingest_file(root / node, "benefit_payment", path)
-        catalog = Catalog.load(root / node)
-        files.append({"benefit_payment": catalog.path_of(catalog.current("benefit_payment"))})
-        csvs.append(path)
-    return files, csvs
+    fed = build_federation(tmp_path_factory.mktemp("union"), ("benefit_payment",),
+                           provinces=2, seed=5)
+    return (list(fed.snapshots.values()),
+            [fed.out / node / "benefit_payment.csv" for node in fed.snapshots])
 
 
 def test_union_result_runs_the_node_sql_once_over_every_nodes_snapshot(snapshots):

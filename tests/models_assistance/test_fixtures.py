@@ -5,57 +5,34 @@ it flags the way its documentation says."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from analyses import check_fixtures, load_model, run_fixtures
-from analyses._fixtures import (
-    FIXTURE_KEY,
-    fixture_inputs,
-    fixture_nodes,
-    fixture_parameters,
-    fixture_stages,
-    run_linkage_sql,
-)
-from analyses._fixtures_linkage import link, receiving_nodes, token_dictionary
-from analyses.cli import analyses
+from analyses import load_model, run_fixtures
+from analyses._fixtures import fixture_inputs, fixture_nodes
+from analyses._fixtures_linkage import receiving_nodes
 from analyses.datasets import load_standard
 from analyses.errors import FixtureError
-from analyses.library import DEFAULT_ROOT
+from tests.model_support import (
+    assert_fixtures_pass,
+    cli_test_output,
+    copy_model_fixture,
+    invalid_ids,
+    linked_fixtures,
+    load,
+    matched_by_node,
+    run_flow,
+)
 
 MODEL_ID = "assistance.household_assets"
-FOLDER = DEFAULT_ROOT / "assistance" / "household_assets"
-MODEL = load_model(FOLDER)
+MODEL = load(MODEL_ID)
 #: The households of the fixtures that open cases with the defaults (fixtures/README.md).
 CASES = {"province": {"GD01000001", "GD01000002", "GD01000004", "GD02000012", "GD03000013"},
          "province_b": {"SD01000021"}}
 
-
-def run_flow(overrides: Mapping[str, object] | None = None, model=MODEL
-             ) -> tuple[dict[str, set[str]], dict[str, list[dict]]]:
-    """Runs the fixtures through node SQL, join and resolve with parameter overrides.
-
-    Returns the ID numbers each node released (tokens read back through the fixture
-    dictionary) and each province's case lines.
-    """
-    params = model.bind_parameters({**fixture_parameters(model), **(overrides or {})})
-    nodes = fixture_nodes(model)
-    inputs = {node: fixture_inputs(model, level, node) for node, level in nodes.items()}
-    dictionary = token_dictionary(inputs.values(), FIXTURE_KEY)
-    outputs = {node: run_linkage_sql(model.node_sql[level], inputs[node], params, FIXTURE_KEY)[0]
-               for node, level in nodes.items()}
-    returned, _ = link(model, outputs, nodes)
-    lines = {node: run_linkage_sql(model.sql["resolve"], {**inputs[node], "returned": table},
-                                   params, FIXTURE_KEY)[0].to_pylist()
-             for node, table in returned.items()}
-    released = {node: {dictionary[t] for t in table["token"].to_pylist()}
-                for node, table in outputs.items()}
-    return released, lines
+copy_model = copy_model_fixture()
 
 
 def households(lines: Mapping[str, list[dict]]) -> dict[str, set[str]]:
@@ -63,18 +40,12 @@ def households(lines: Mapping[str, list[dict]]) -> dict[str, set[str]]:
 
 
 def test_model_passes_its_fixtures():
-    check_fixtures(MODEL)
-    results = run_fixtures(MODEL)
-    assert [r.stage for r in results] == fixture_stages(MODEL)
-    assert all(r.ok and r.rows > 0 for r in results)
+    assert_fixtures_pass(MODEL)
     assert receiving_nodes(MODEL, fixture_nodes(MODEL)) == ["province", "province_b"]
 
 
 def test_the_cli_runs_the_fixtures():
-    result = CliRunner().invoke(analyses, ["test", MODEL_ID])
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith("ok  ")
-    assert "registry_business (4 rows)" in result.output
+    assert "registry_business (4 rows)" in cli_test_output(MODEL_ID)
 
 
 def test_the_defaults_run_nationwide():
@@ -103,9 +74,8 @@ def test_each_registry_node_holds_some_registers_the_rest_read_empty():
             assert table.column_names == columns, (node, name)
 
 
-def test_a_registry_node_without_any_register_fails(tmp_path: Path):
-    target = tmp_path / "models" / "assistance" / "household_assets"
-    shutil.copytree(FOLDER, target)
+def test_a_registry_node_without_any_register_fails(copy_model):
+    target = copy_model(MODEL_ID)
     (target / "fixtures" / "registry" / "vehicle_registration.csv").unlink()
     with pytest.raises(FixtureError, match="vehicle_registration.csv: no such fixture file"):
         fixture_inputs(load_model(target), "registry", "registry")
@@ -114,22 +84,15 @@ def test_a_registry_node_without_any_register_fails(tmp_path: Path):
 
 def test_invalid_ids_are_never_tokenised():
     """The fixtures plant invalid IDs (a roll member, a vehicle owner) that would match."""
-    nodes = fixture_nodes(MODEL)
-    bad = set()
-    for node, level in nodes.items():
-        for table in fixture_inputs(MODEL, level, node).values():
-            column = next((c for c in ("id_no", "owner_id_no") if c in table.column_names), None)
-            if column:
-                bad |= {row[column] for row in table.select([column, "id_status"]).to_pylist()
-                        if row["id_status"] not in ("valid", "upgraded")}
+    bad = invalid_ids(MODEL)
     assert len(bad) >= 2, "the fixtures should plant invalid IDs"
-    released, lines = run_flow()
+    released, lines = run_flow(MODEL)
     assert not bad & set().union(*released.values())
     assert not bad & {line["member_id_no"] for rows in lines.values() for line in rows}
 
 
 def test_each_household_is_one_case_with_its_payments_at_stake():
-    _, lines = run_flow()
+    _, lines = run_flow(MODEL)
     assert households(lines) == CASES
     for rows in lines.values():
         for case in {line["subject_id"] for line in rows}:
@@ -148,7 +111,7 @@ def test_each_household_is_one_case_with_its_payments_at_stake():
 
 
 def test_the_reasons_and_tallies_of_each_household():
-    _, lines = run_flow()
+    _, lines = run_flow(MODEL)
     tallies = {line["subject_id"]: (line["cars"], line["house_units"], line["businesses"],
                                     line["reasons"], line["household_amount"])
                for rows in lines.values() for line in rows}
@@ -181,7 +144,7 @@ def test_the_reasons_and_tallies_of_each_household():
     ({"programs": "03"}, set(), CASES["province"] - {"GD03000013"}),
 ])
 def test_parameters_change_the_flagged_households(overrides, added, removed):
-    _, lines = run_flow(overrides)
+    _, lines = run_flow(MODEL, overrides)
     assert households(lines)["province"] == (CASES["province"] | added) - removed
     if "max_house_units" in overrides:
         row = next(line for line in lines["province"] if line["subject_id"] == "GD01000002")
@@ -189,11 +152,13 @@ def test_parameters_change_the_flagged_households(overrides, added, removed):
 
 
 def test_the_window_bounds_the_amount_at_stake():
-    _, wide = run_flow({"period_start": dt.date(1990, 1, 1), "period_end": dt.date(2099, 12, 1)})
+    _, wide = run_flow(MODEL, {"period_start": dt.date(1990, 1, 1),
+                               "period_end": dt.date(2099, 12, 1)})
     amounts = {line["subject_id"]: line["household_amount"] for line in wide["province"]}
     assert amounts["GD01000001"] == Decimal("7500.00")  # December 2023 too
     assert amounts["GD02000012"] == Decimal("3200.00")  # January 2025 too
-    _, narrow = run_flow({"period_start": dt.date(2025, 1, 1), "period_end": dt.date(2025, 12, 1)})
+    _, narrow = run_flow(MODEL, {"period_start": dt.date(2025, 1, 1),
+                                 "period_end": dt.date(2025, 12, 1)})
     amounts = {line["subject_id"]: line["household_amount"] for line in narrow["province"]}
     # Households are flagged on the current roll whatever the window; no payment, no stake.
     assert set(amounts) == CASES["province"]
@@ -203,22 +168,17 @@ def test_the_window_bounds_the_amount_at_stake():
 
 def test_only_registries_send_assets_and_leads_exceed_cases():
     nodes = fixture_nodes(MODEL)
-    params = fixture_parameters(MODEL)
-    outputs = {node: run_linkage_sql(MODEL.node_sql[level], fixture_inputs(MODEL, level, node),
-                                     params, FIXTURE_KEY)[0]
-               for node, level in nodes.items()}
+    outputs, returned, summary = linked_fixtures(MODEL)
     for node in ("province", "province_b"):
         assert outputs[node]["asset_type"].null_count == outputs[node].num_rows
     kinds = {node: set(outputs[node]["asset_type"].to_pylist())
              for node, level in nodes.items() if level == "registry"}
     assert kinds == {"registry": {"vehicle"}, "registry_realestate": {"real_estate"},
                      "registry_business": {"business"}}
-    returned, summary = link(MODEL, outputs, nodes)
     leads = {node: len(set(table["token"].to_pylist())) for node, table in returned.items()}
     assert leads == {"province": 10, "province_b": 2}
-    assert dict(zip(summary["node_id"].to_pylist(), summary["matched"].to_pylist(),
-                    strict=True)) == {"province": 10, "province_b": 2, "registry": 5,
-                                      "registry_business": 3, "registry_realestate": 4}
+    assert matched_by_node(summary) == {"province": 10, "province_b": 2, "registry": 5,
+                                        "registry_business": 3, "registry_realestate": 4}
 
 
 @pytest.mark.parametrize(("overrides", "cars"), [
@@ -227,6 +187,6 @@ def test_only_registries_send_assets_and_leads_exceed_cases():
     ({"exempt_vehicle_types": "", "exempt_plate_types": ""}, 2),
 ])
 def test_motorcycles_are_exempt_by_type_or_by_plate(overrides, cars):
-    _, lines = run_flow(overrides)
+    _, lines = run_flow(MODEL, overrides)
     counted = {line["cars"] for line in lines["province"] if line["subject_id"] == "GD02000006"}
     assert counted == ({cars} if cars else set())

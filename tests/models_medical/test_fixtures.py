@@ -3,46 +3,58 @@ the CLI), and their rules react to the parameters as documented."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from collections.abc import Mapping
 
 import pytest
-from click.testing import CliRunner
 
-from analyses import check_fixtures, run_fixtures
 from analyses._fixtures import (
     FIXTURE_KEY,
     fixture_inputs,
     fixture_nodes,
     fixture_parameters,
-    fixture_stages,
-    run_level_fixture,
     run_linkage_sql,
 )
-from analyses._fixtures_linkage import link, token_dictionary
-from analyses.cli import analyses
-from tests.models_medical.helpers import MEDICAL_MODELS, column, flagged_ids, load
+from analyses._fixtures_linkage import token_dictionary
+from tests.model_support import (
+    assert_fixtures_pass,
+    cli_test_report,
+    column,
+    fixture_outputs,
+    fixture_tables,
+    invalid_ids,
+    linked_fixtures,
+    load,
+    matched_by_node,
+)
+from tests.models_medical.conftest import MEDICAL_MODELS
 
 MODELS = {model_id: load(model_id) for model_id in MEDICAL_MODELS}
 OVERLAP, CROSS, SPLIT = MEDICAL_MODELS
 
 
+def flagged_ids(model, params: Mapping[str, object] | None = None,
+                node: str = "province") -> set[str]:
+    """The ID numbers whose tokens the node SQL of `node`'s fixtures returns, under the
+    fixture parameters overridden by `params`."""
+    level = fixture_nodes(model)[node]
+    inputs = fixture_inputs(model, level, node)
+    values = dict(fixture_parameters(model)) | dict(params or {})
+    table, _ = run_linkage_sql(model.node_sql[level], inputs, model.bind_parameters(values),
+                               FIXTURE_KEY)
+    dictionary = token_dictionary([inputs], FIXTURE_KEY)
+    return {dictionary[t] for t in table.column("token").to_pylist()}
+
+
 @pytest.mark.parametrize("model_id", MEDICAL_MODELS)
 def test_model_passes_its_fixtures(model_id):
-    model = MODELS[model_id]
-    check_fixtures(model)
-    results = run_fixtures(model)
-    assert [r.stage for r in results] == fixture_stages(model)
-    assert all(r.ok and r.rows > 0 for r in results)
+    assert_fixtures_pass(MODELS[model_id])
 
 
 @pytest.mark.parametrize("model_id", MEDICAL_MODELS)
 def test_the_cli_runs_the_fixtures(model_id):
-    result = CliRunner().invoke(analyses, ["test", model_id, "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report[0]["ok"]
-    assert any(s["stage"].startswith("resolve:") for s in report[0]["stages"])
+    report = cli_test_report(model_id)
+    assert any(s["stage"].startswith("resolve:") for s in report["stages"])
 
 
 def test_patterns_and_method_codes():
@@ -67,31 +79,24 @@ def test_defaults_run_nationwide_without_parameters(model_id):
 @pytest.mark.parametrize("model_id", MEDICAL_MODELS)
 def test_invalid_ids_are_never_tokenised(model_id):
     model = MODELS[model_id]
-    nodes = fixture_nodes(model)
-    inputs = {node: fixture_inputs(model, level, node) for node, level in nodes.items()}
-    bad = {row["id_no"] for tables in inputs.values() for table in tables.values()
-           for row in table.select(["id_no", "id_status"]).to_pylist()
-           if row["id_status"] not in ("valid", "upgraded")}
+    bad = invalid_ids(model)
     assert bad, f"{model_id}'s fixtures should plant an invalid ID"
-    dictionary = token_dictionary(inputs.values(), FIXTURE_KEY)
+    dictionary = token_dictionary(fixture_tables(model).values(), FIXTURE_KEY)
     assert not bad & set(dictionary.values())
-    for node, level in nodes.items():
-        tokens = set(column(run_level_fixture(model, level, node), "token"))
-        assert None not in tokens
+    for output in fixture_outputs(model).values():
+        assert None not in set(column(output, "token"))
 
 
 @pytest.mark.parametrize("model_id", [OVERLAP, SPLIT])
 def test_local_models_send_one_token_per_person_and_get_their_own_back(model_id):
     model = MODELS[model_id]
-    nodes = fixture_nodes(model)
-    outputs = {node: run_level_fixture(model, level, node) for node, level in nodes.items()}
+    outputs, returned, summary = linked_fixtures(model)
     for table in outputs.values():
         assert table.column_names == ["token"]
         assert len(set(column(table, "token"))) == table.num_rows
-    returned, summary = link(model, outputs, nodes)
     for node, table in returned.items():
         assert set(column(table, "token")) == set(column(outputs[node], "token"))
-    assert column(summary, "matched") == [None] * len(nodes)
+    assert column(summary, "matched") == [None] * len(fixture_nodes(model))
 
 
 def test_min_overlap_days_excludes_short_overlaps():
@@ -119,10 +124,8 @@ def _cross_returns():
     """The cross-province fixtures' node outputs, returns, join summary, inputs and the
     dictionary token -> ID number."""
     model = MODELS[CROSS]
-    nodes = fixture_nodes(model)
-    inputs = {node: fixture_inputs(model, level, node) for node, level in nodes.items()}
-    outputs = {node: run_level_fixture(model, level, node) for node, level in nodes.items()}
-    returned, summary = link(model, outputs, nodes)
+    inputs = fixture_tables(model)
+    _, returned, summary = linked_fixtures(model)
     return returned, summary, inputs, token_dictionary(inputs.values(), FIXTURE_KEY)
 
 
@@ -137,8 +140,7 @@ def test_cross_province_returns_the_shared_nights_only():
                      if row["other_nodes"] == 2]
     assert [(dictionary[r["token"]], str(r["stay_day"])) for r in shared_by_all] == [
         (X3, "2024-05-06")]
-    assert dict(zip(column(summary, "node_id"), column(summary, "matched"), strict=True)) == {
-        "province": 4, "province_b": 3, "province_c": 2}
+    assert matched_by_node(summary) == {"province": 4, "province_b": 3, "province_c": 2}
 
 
 def test_cross_province_min_overlap_days_counts_the_nights_of_a_stay():

@@ -5,7 +5,7 @@ Each province's med_settlement.csv is ingested into a node data folder (IDs norm
 their id_status, as at a real node); the node SQL runs in each node's sandbox under a fresh
 random task key, the coordinator's part runs in SQL (`analyses._fixtures_linkage.link`: each node's
 own tokens back for the local models, the (token, night) intersection for the variant) and
-the resolve SQL runs at every province (`tests.linkage_models.test_truth.run_model`). The set
+the resolve SQL runs at every province (`tests.model_support.run_model`). The set
 of (node, ID number) with case lines must equal the truth's anomalies, no look-alike may be
 flagged, and the lines must carry the truth's settlements and amounts.
 
@@ -20,87 +20,47 @@ from __future__ import annotations
 
 import csv
 import secrets
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from analyses.synth import generate_federation
-from node.catalog import Catalog
 from node.disclosure import apply_disclosure
 from node.executor import execute
-from node.ingest import ingest_file
 from node.policy import DisclosurePolicy, Policy
-from tests.linkage_models.test_truth import run_model
-from tests.models_medical.helpers import MEDICAL_MODELS, load
+from tests.model_support import (
+    assert_cases,
+    federation_fixture,
+    ingest_federation,
+    load,
+    read_csv,
+    run_model,
+    truth,
+)
+from tests.models_medical.conftest import MEDICAL_MODELS
 
-#: Three provinces, fixed seed, small scale (as tests/linkage_models/test_truth.py).
-FEDERATION = {"provinces": 3, "scale": 1e-6, "seed": 7}
 DATASET = "med_settlement"
 OVERLAP, CROSS, SPLIT = MEDICAL_MODELS
 
-
-def _ingest(root: Path, csv_of: dict[str, Path]) -> dict:
-    """Ingests each province's settlements into root/<node>; the `run_model` federation."""
-    snapshots = {}
-    for node, path in csv_of.items():
-        data_dir = root / node
-        ingest_file(data_dir, DATASET, path)
-        catalog = Catalog.load(data_dir)
-        snapshots[node] = {DATASET: catalog.path_of(catalog.current(DATASET))}
-    return {"levels": dict.fromkeys(csv_of, "province"), "snapshots": snapshots}
-
-
-def _read(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+#: The three provinces of `tests.model_support.FEDERATION`, their settlements ingested.
+federation = federation_fixture("med-truth", (DATASET,))
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("med-truth") / "fed"
-    summary = generate_federation(out, **FEDERATION)
-    assert len(summary.persons) == 3
-    return out
-
-
-@pytest.fixture(scope="module")
-def federation(world, tmp_path_factory) -> dict:
-    provinces = sorted(p.parent.name for p in world.glob(f"*/{DATASET}.csv"))
-    return _ingest(tmp_path_factory.mktemp("med-nodes"),
-                   {node: world / node / f"{DATASET}.csv" for node in provinces})
-
-
-def truth(world: Path, code: str, label: str) -> dict[tuple[str, str], list[dict]]:
-    """Rows of truth/<code>.csv with `label`, by (node, ID number)."""
-    rows = defaultdict(list)
-    for row in _read(world / "truth" / f"{code}.csv"):
-        if row["label"] == label:
-            rows[(row["node_id"], row["id_no"])].append(row)
-    return rows
-
-
-def check_cases(found: dict, anomalies: dict, lookalikes: dict, model_id: str) -> None:
-    """Recall 1.0, no look-alike flagged, nothing else flagged."""
-    assert len(anomalies) >= 3 and len(lookalikes) >= 3, "the federation should plant both"
-    missed = set(anomalies) - set(found)
-    assert not missed, f"{model_id} missed planted cases: {sorted(missed)}"
-    flagged = set(found) & set(lookalikes)
-    assert not flagged, f"{model_id} flagged look-alikes: {sorted(flagged)}"
-    extra = set(found) - set(anomalies)
-    assert not extra, f"{model_id} flagged persons that are neither: {sorted(extra)}"
+def world(federation) -> Path:
+    """The folder of the generated federation."""
+    assert len(federation.levels) == 3
+    return federation.out
 
 
 def test_overlapping_stays(world, federation):
     found = run_model(federation, OVERLAP)
     anomalies, lookalikes = truth(world, "MED-02", "anomaly"), truth(world, "MED-02", "lookalike")
-    check_cases(found, anomalies, lookalikes, OVERLAP)
+    assert_cases(found, anomalies, lookalikes, OVERLAP)  # the amounts too
     for key, rows in anomalies.items():
         lines = found[key]
         assert {line["setl_id"] for line in lines} == {
             s for r in rows for s in (r["setl_id_a"], r["setl_id_b"])}, key
-        assert sum(line["amount"] for line in lines) == sum(Decimal(r["amount"]) for r in rows)
         assert {line["overlap_days"] for line in lines} == {int(rows[0]["overlap_days"])}, key
         assert {str(line["overlap_start"]) for line in lines} == {rows[0]["overlap_start"]}
         assert all(line["overlapping_stays"] == 1 for line in lines)
@@ -109,7 +69,7 @@ def test_overlapping_stays(world, federation):
 def test_split_hospitalisation(world, federation):
     found = run_model(federation, SPLIT)
     anomalies, lookalikes = truth(world, "MED-04", "anomaly"), truth(world, "MED-04", "lookalike")
-    check_cases(found, anomalies, lookalikes, SPLIT)
+    assert_cases(found, anomalies, lookalikes, SPLIT)
     for key, rows in anomalies.items():
         lines = {line["setl_id"]: line for line in found[key]}
         assert set(lines) == {r["setl_id"] for r in rows}, key
@@ -137,7 +97,7 @@ def test_node_outputs_pass_the_disclosure_engine(federation, model_id):
     tokens padded, never an ID number."""
     model = load(model_id)
     key = secrets.token_bytes(32)
-    for snapshots in federation["snapshots"].values():
+    for snapshots in federation.snapshots.values():
         table = execute(model, "province", model.bind_parameters({}), snapshots, Policy(),
                         task_key=key)
         assert table.num_rows > 0 and table.column("token").null_count == 0
@@ -153,8 +113,8 @@ def moved(world, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("med-moved")
     provinces = sorted(p.parent.name for p in world.glob(f"*/{DATASET}.csv"))
     following = dict(zip(provinces, provinces[1:] + provinces[:1], strict=True))
-    rows = {node: _read(world / node / f"{DATASET}.csv") for node in provinces}
-    pairs = [r for r in _read(world / "truth" / "MED-02.csv")]
+    rows = {node: read_csv(world / node / f"{DATASET}.csv") for node in provinces}
+    pairs = read_csv(world / "truth" / "MED-02.csv")
     second = {r["setl_id_b"]: following[r["node_id"]] for r in pairs}
     moved_rows = {node: [] for node in provinces}
     kept = {}
@@ -172,8 +132,9 @@ def moved(world, tmp_path_factory) -> dict:
             writer.writerows(kept[node] + moved_rows[node])
     fund = {r["setl_id"]: Decimal(r["fund_pay_sumamt"]) for table in rows.values() for r in table}
     assert sum(len(v) for v in moved_rows.values()) == len(pairs)
-    return {"fed": _ingest(folder / "nodes", paths), "pairs": pairs, "following": following,
-            "fund": fund}
+    fed = ingest_federation(folder / "nodes",
+                            {node: {DATASET: path} for node, path in paths.items()})
+    return {"fed": fed, "pairs": pairs, "following": following, "fund": fund}
 
 
 def test_cross_province_variant_finds_every_moved_pair(moved):

@@ -7,83 +7,57 @@ import datetime as dt
 from collections.abc import Mapping
 
 import pytest
-from click.testing import CliRunner
 
-from analyses import check_fixtures, load_model, run_fixtures
-from analyses._fixtures import (
-    FIXTURE_KEY,
-    fixture_inputs,
-    fixture_nodes,
-    fixture_parameters,
-    fixture_stages,
-    run_linkage_sql,
+from analyses._fixtures import fixture_nodes
+from analyses._fixtures_linkage import receiving_nodes
+from tests.model_support import (
+    assert_fixtures_pass,
+    cli_test_output,
+    invalid_ids,
+    linked_fixtures,
+    load,
+    matched_by_node,
+    run_flow,
 )
-from analyses._fixtures_linkage import link, receiving_nodes, token_dictionary
-from analyses.cli import analyses
-from analyses.library import DEFAULT_ROOT
 
 WHILE_EMPLOYED = "unemployment.benefit_while_employed"
 AFTER_DEATH = "unemployment.benefit_after_death"
-MODELS = {model_id: load_model(DEFAULT_ROOT / "unemployment" / model_id.split(".")[1])
-          for model_id in (WHILE_EMPLOYED, AFTER_DEATH)}
+MODELS = {model_id: load(model_id) for model_id in (WHILE_EMPLOYED, AFTER_DEATH)}
 #: Persons of the benefit_while_employed fixtures (see its fixtures/README.md).
 FINAL_MONTH_OF_OLD_JOB = "320104197807221187"  # J02
 JOB_ENDING_IN_SECOND_SPELL = "320114198808081531"  # J07
 REEMPLOYED_AFTER_WINDOW = "320113199511111224"  # J14
 
 
-def run_flow(model_id: str, overrides: Mapping[str, object] | None = None
-             ) -> tuple[dict[str, set[str]], list[dict]]:
+def province_flow(model_id: str, overrides: Mapping[str, object] | None = None
+                  ) -> tuple[dict[str, set[str]], list[dict]]:
     """Runs a model's fixtures through node SQL, join and resolve with parameter overrides.
 
-    Returns the ID numbers each node released (tokens read back through the fixture
-    dictionary) and the province's case lines, with subject_id as the ID number.
+    Returns the ID numbers each node released and the province's case lines, with
+    subject_id as the ID number (see `tests.model_support.run_flow`).
     """
-    model = MODELS[model_id]
-    params = model.bind_parameters({**fixture_parameters(model), **(overrides or {})})
-    nodes = fixture_nodes(model)
-    inputs = {node: fixture_inputs(model, level, node) for node, level in nodes.items()}
-    dictionary = token_dictionary(inputs.values(), FIXTURE_KEY)
-    outputs = {node: run_linkage_sql(model.node_sql[level], inputs[node], params, FIXTURE_KEY)[0]
-               for node, level in nodes.items()}
-    returned, _ = link(model, outputs, nodes)
-    lines, _ = run_linkage_sql(model.sql["resolve"],
-                               {**inputs["province"], "returned": returned["province"]},
-                               params, FIXTURE_KEY)
-    released = {node: {dictionary[t] for t in table["token"].to_pylist()}
-                for node, table in outputs.items()}
-    return released, lines.to_pylist()
+    released, lines = run_flow(MODELS[model_id], overrides)
+    return released, lines["province"]
 
 
 @pytest.mark.parametrize("model_id", sorted(MODELS))
 def test_model_passes_its_fixtures(model_id):
     model = MODELS[model_id]
-    check_fixtures(model)
-    results = run_fixtures(model)
-    assert [r.stage for r in results] == fixture_stages(model)
-    assert all(r.ok and r.rows > 0 for r in results)
+    assert_fixtures_pass(model)
     assert receiving_nodes(model, fixture_nodes(model)) == ["province"]
 
 
 @pytest.mark.parametrize("model_id", sorted(MODELS))
 def test_the_cli_runs_the_fixtures(model_id):
-    result = CliRunner().invoke(analyses, ["test", model_id])
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith("ok  ")
-    assert "resolve:province (" in result.output
+    assert "resolve:province (" in cli_test_output(model_id)
 
 
 @pytest.mark.parametrize("model_id", sorted(MODELS))
 def test_invalid_ids_are_never_tokenised(model_id):
     """Each fixture plants an ID with a failing status that the rule would otherwise flag."""
-    model = MODELS[model_id]
-    nodes = fixture_nodes(model)
-    inputs = [fixture_inputs(model, level, node) for node, level in nodes.items()]
-    bad = {row["id_no"] for tables in inputs for table in tables.values()
-           for row in table.select(["id_no", "id_status"]).to_pylist()
-           if row["id_status"] not in ("valid", "upgraded")}
+    bad = invalid_ids(MODELS[model_id])
     assert bad, f"{model_id}'s fixtures should plant an invalid ID"
-    released, lines = run_flow(model_id)
+    released, lines = province_flow(model_id)
     assert not bad & set().union(*released.values())
     assert not bad & {line["subject_id"] for line in lines}
 
@@ -107,8 +81,8 @@ def test_the_two_models_cover_une01_together():
 
 
 def test_without_grace_the_old_jobs_final_month_is_flagged():
-    default, _ = run_flow(WHILE_EMPLOYED)
-    strict, lines = run_flow(WHILE_EMPLOYED, {"grace_months": 0})
+    default, _ = province_flow(WHILE_EMPLOYED)
+    strict, lines = province_flow(WHILE_EMPLOYED, {"grace_months": 0})
     assert strict["province"] - default["province"] == {FINAL_MONTH_OF_OLD_JOB,
                                                         JOB_ENDING_IN_SECOND_SPELL}
     first_months = [line for line in lines if line["subject_id"] == FINAL_MONTH_OF_OLD_JOB]
@@ -117,15 +91,15 @@ def test_without_grace_the_old_jobs_final_month_is_flagged():
 
 
 def test_the_window_bounds_the_flagged_months():
-    wide, lines = run_flow(WHILE_EMPLOYED, {"period_end": dt.date(2025, 12, 1)})
-    default, _ = run_flow(WHILE_EMPLOYED)
+    wide, lines = province_flow(WHILE_EMPLOYED, {"period_end": dt.date(2025, 12, 1)})
+    default, _ = province_flow(WHILE_EMPLOYED)
     assert wide["province"] - default["province"] == {REEMPLOYED_AFTER_WINDOW}
     assert {str(line["period"]) for line in lines
             if line["subject_id"] == REEMPLOYED_AFTER_WINDOW} == {"2025-01-01", "2025-02-01"}
 
 
 def test_each_month_is_one_line_whatever_its_reasons():
-    _, lines = run_flow(WHILE_EMPLOYED)
+    _, lines = province_flow(WHILE_EMPLOYED)
     keys = [(line["subject_id"], line["period"]) for line in lines]
     assert len(keys) == len(set(keys))
     both = [line for line in lines if line["reason"] == "EMPLOYED+RECEIVING_PENSION"]
@@ -137,22 +111,15 @@ def test_each_month_is_one_line_whatever_its_reasons():
 
 @pytest.mark.parametrize(("lag", "priorities"), [(0, {"A"}), (5, {"B"}), (2, {"A", "B"})])
 def test_priority_follows_lag_months(lag, priorities):
-    _, lines = run_flow(AFTER_DEATH, {"lag_months": lag})
+    _, lines = province_flow(AFTER_DEATH, {"lag_months": lag})
     assert {line["priority"] for line in lines} == priorities
     assert all(line["period"] > line["death_date"] for line in lines)
 
 
 def test_only_the_registry_sends_death_dates_and_leads_exceed_cases():
-    model = MODELS[AFTER_DEATH]
-    nodes = fixture_nodes(model)
-    params = fixture_parameters(model)
-    outputs = {node: run_linkage_sql(model.node_sql[level],
-                                     fixture_inputs(model, level, node), params, FIXTURE_KEY)[0]
-               for node, level in nodes.items()}
+    outputs, returned, summary = linked_fixtures(MODELS[AFTER_DEATH])
     assert outputs["province"]["death_date"].null_count == outputs["province"].num_rows
-    returned, summary = link(model, outputs, nodes)
     leads = set(returned["province"]["token"].to_pylist())
-    _, lines = run_flow(AFTER_DEATH)
+    _, lines = province_flow(AFTER_DEATH)
     assert len({line["token"] for line in lines}) == 4 < len(leads) == 9
-    assert dict(zip(summary["node_id"].to_pylist(), summary["matched"].to_pylist(),
-                    strict=True)) == {"province": 9, "registry": 9}
+    assert matched_by_node(summary) == {"province": 9, "registry": 9}
