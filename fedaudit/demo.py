@@ -155,6 +155,7 @@ def _verification_round(federation: LocalFederation, truth_dir: Path, tasks: lis
                         timeout: float = 120) -> None:
     """Each province opens its cases; then field verification, SIMULATED from the synthetic
     ground truth, resolves them: a planted case is confirmed, anything else excluded."""
+    from analyses.evaluate import read_truth, subject_key, truth_path
     from node.cases import CaseStore
     from node.home import NodeHome
 
@@ -164,11 +165,14 @@ def _verification_round(federation: LocalFederation, truth_dir: Path, tasks: lis
                       timeout)
     _say("field verification (SIMULATED from the synthetic ground truth, 模拟核实)")
     for task in tasks:
-        planted = _planted(truth_dir / f"{task['method_code']}.csv")
+        path = truth_path(truth_dir, task["method_code"])
+        truth = read_truth(path) if path is not None else None
+        planted = truth.anomalies_for() if truth is not None else set()
         for node_id in federation.node_ids():
             store = CaseStore.at_home(NodeHome.open(federation.home(node_id)))
             for case in store.cases(task_id=task["task_id"], status="open"):
-                if (node_id, case.subject_id) in planted:
+                key = subject_key(case.subject_id, truth.key) if truth else case.subject_id
+                if (node_id, key) in planted:
                     store.resolve(case.case_id, "confirmed", resolved_by="demo",
                                   note="simulated from the synthetic ground truth")
                 else:
@@ -178,16 +182,6 @@ def _verification_round(federation: LocalFederation, truth_dir: Path, tasks: lis
     for task in tasks:
         _wait_reports(federation, task["task_id"], lambda n: n["status"] == "verified", timeout)
         _say(f"    {task['analysis']}: verified at every province")
-
-
-def _planted(path: Path) -> set[tuple[str, str]]:
-    import csv
-
-    if not path.exists():
-        return set()
-    with open(path, encoding="utf-8") as handle:
-        return {(r["node_id"], r["id_no"]) for r in csv.DictReader(handle)
-                if r.get("label") == "anomaly"}
 
 
 def _wait_reports(federation: LocalFederation, task_id: str, ready, timeout: float) -> None:

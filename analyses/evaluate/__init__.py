@@ -41,10 +41,11 @@ from analyses.evaluate._truth import (
     declared_reasons,
     read_truth,
     score_flags,
+    subject_key,
     truth_path,
 )
 
-__all__ = ["MIN_PRECISION", "TASK_TIMEOUT", "VERIFICATION_TIMEOUT", "EvaluateError",
-           "FlagScore", "Truth", "compare_totals", "data_as_of", "declared_reasons",
+__all__ = ["MIN_PRECISION", "TASK_TIMEOUT", "VERIFICATION_TIMEOUT", "EvaluateError", "FlagScore",
+           "Truth", "compare_totals", "data_as_of", "declared_reasons",
            "evaluate_federation", "format_report", "read_truth", "score_flags",
-           "truth_path", "union_result"]
+           "subject_key", "truth_path", "union_result"]
