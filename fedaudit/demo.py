@@ -69,6 +69,7 @@ def run_demo(directory: str | None, provinces: int, seed: int, keep: bool,
         rows = federation.ingest(node_id, list((world.out / node_id).glob("*.csv")))
         _say(f"ingested {rows:,} rows at {node_id}")
     summary: dict = {"folder": str(root), "tasks": []}
+    kept = False
     try:
         federation.start()
         for model in load_library().models():
@@ -91,8 +92,9 @@ def run_demo(directory: str | None, provinces: int, seed: int, keep: bool,
             _print_findings(summary)
         if keep:
             _keep(federation, root, summary)
+            kept = True
     finally:
-        if not keep:
+        if not kept:  # also with --keep when the demo failed: nothing is left running
             federation.stop()
             _say("stopped the coordinator and every node")
     return summary

@@ -31,6 +31,9 @@ CHUNK_BYTES = 4 * 1024 * 1024 - 64 * 1024  # under 4 MiB with the message framin
 SOFTWARE_VERSION = "0.1.0"
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
 DECISION_POLL_SECONDS = 1.0
+#: Errors after which a report is sent again once the node has reconnected.
+_TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+              grpc.StatusCode.CANCELLED)
 
 
 class NodeDaemon:
@@ -182,17 +185,22 @@ class NodeDaemon:
         self._send_verification(stub, task_id)
 
     def _send_verification(self, stub, task_id: str, refused: str | None = None) -> None:
-        from node.cases import CaseStore
-        from node.linkage import LinkageFolder
+        from node.cases import CaseError, CaseStore
 
         report = {"task_id": task_id, "node_id": self.kit.party_id,
                   "reported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         if refused is not None:
             report["refused"] = refused
         else:
-            processed = LinkageFolder(self.home.path).processed(task_id) or {}
-            report.update(leads=processed.get("leads", 0), cases=processed.get("cases", 0),
-                          rows=CaseStore.at_home(self.home).outcome_rows(task_id))
+            # Leads, cases and outcomes all come from the case store, which opened them in
+            # one transaction: a report never mixes two states of the task.
+            store = CaseStore.at_home(self.home)
+            try:
+                opened = store.task(task_id)
+            except CaseError:
+                return  # nothing opened yet: the report follows when the cases are
+            report.update(leads=opened.leads or 0, cases=opened.cases,
+                          rows=store.outcome_rows(task_id))
         stub.ReportVerification(pb.VerificationReport(
             task_id=task_id, json=json.dumps(report, sort_keys=True).encode()), timeout=60)
 
@@ -210,13 +218,20 @@ class NodeDaemon:
             try:
                 for task_id in self.outbox.decided_unsent():
                     self._send_stored(stub, task_id)
-                for task_id, version in cases.unsent():
-                    self._send_verification(stub, task_id)
-                    cases.mark_sent(task_id, version)
             except grpc.RpcError as exc:
-                log.warning("could not send a decision or case outcomes",
-                            extra={"code": exc.code().name})
+                log.warning("could not send a decision", extra={"code": exc.code().name})
                 return
+            for task_id, version in cases.unsent():
+                try:
+                    self._send_verification(stub, task_id)
+                except grpc.RpcError as exc:
+                    log.warning("could not send case outcomes", extra={
+                        "task_id": task_id, "code": exc.code().name,
+                        "details": exc.details()})
+                    if exc.code() in _TRANSIENT:
+                        return  # the connection is gone: sent again after reconnecting
+                    # Refused as it is: not sent again until the cases change.
+                cases.mark_sent(task_id, version)
 
     def _send_refusal(self, stub, task_id: str, refusal: Refusal) -> None:
         """Refusals are not stored: a refused task consumed nothing and may come again."""
