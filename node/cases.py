@@ -135,6 +135,9 @@ class CaseStore:
         """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Case data names persons: the file (and the WAL files SQLite gives the same mode)
+        # is readable by the node's own user only.
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         # Autocommit mode: every change opens its own BEGIN IMMEDIATE ... COMMIT.
         self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)

@@ -267,3 +267,13 @@ def test_a_resolution_that_cannot_be_logged_does_not_take_effect(opened, tmp_pat
         opened.resolve(LI_CASE, "confirmed", resolved_by="a", audit_log=log)
     assert opened.case(LI_CASE).status == "open"
     assert opened.unsent() == [(TASK, 1)]
+
+
+def test_the_case_file_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    from node.cases import CaseStore
+
+    store = CaseStore(tmp_path / "cases.sqlite")
+    store.close()
+    assert stat.S_IMODE((tmp_path / "cases.sqlite").stat().st_mode) == 0o600
