@@ -171,16 +171,16 @@ def _verification_round(federation: LocalFederation, truth_dir: Path, tasks: lis
         truth = read_truth(path) if path is not None else None
         planted = truth.anomalies_for() if truth is not None else set()
         for node_id in federation.node_ids():
-            store = CaseStore.at_home(NodeHome.open(federation.home(node_id)))
-            for case in store.cases(task_id=task["task_id"], status="open"):
-                key = subject_key(case.subject_id, truth.key) if truth else case.subject_id
-                if (node_id, key) in planted:
-                    store.resolve(case.case_id, "confirmed", resolved_by="demo",
-                                  note="simulated from the synthetic ground truth")
-                else:
-                    store.resolve(case.case_id, "excluded", reason="other",
-                                  resolved_by="demo", note="simulated from the synthetic "
-                                  "ground truth: not a planted case")
+            with CaseStore.at_home(NodeHome.open(federation.home(node_id))) as store:
+                for case in store.cases(task_id=task["task_id"], status="open"):
+                    key = subject_key(case.subject_id, truth.key) if truth else case.subject_id
+                    if (node_id, key) in planted:
+                        store.resolve(case.case_id, "confirmed", resolved_by="demo",
+                                      note="simulated from the synthetic ground truth")
+                    else:
+                        store.resolve(case.case_id, "excluded", reason="other",
+                                      resolved_by="demo", note="simulated from the synthetic "
+                                      "ground truth: not a planted case")
     for task in tasks:
         _wait_reports(federation, task["task_id"], lambda n: n["status"] == "verified", timeout)
         _say(f"    {task['analysis']}: verified at every province")

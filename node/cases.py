@@ -135,12 +135,13 @@ class CaseStore:
         """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Case data names persons: the file (and the WAL files SQLite gives the same mode)
-        # is readable by the node's own user only.
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         # Autocommit mode: every change opens its own BEGIN IMMEDIATE ... COMMIT.
         self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)
+        # Case data names persons: the file is readable by the node's own user only, and
+        # the WAL files SQLite makes next to it take its mode. (chmod, never an open and
+        # close of the file: closing any descriptor of it would drop this process's locks.)
+        os.chmod(self.path, 0o600)
         self._lock = threading.Lock()
         try:
             # FULL syncs the WAL on every commit: a resolution must outlive a power cut.

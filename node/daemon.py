@@ -194,13 +194,13 @@ class NodeDaemon:
         else:
             # Leads, cases and outcomes all come from the case store, which opened them in
             # one transaction: a report never mixes two states of the task.
-            store = CaseStore.at_home(self.home)
-            try:
-                opened = store.task(task_id)
-            except CaseError:
-                return  # nothing opened yet: the report follows when the cases are
-            report.update(leads=opened.leads or 0, cases=opened.cases,
-                          rows=store.outcome_rows(task_id))
+            with CaseStore.at_home(self.home) as store:
+                try:
+                    opened = store.task(task_id)
+                except CaseError:
+                    return  # nothing opened yet: the report follows when the cases are
+                report.update(leads=opened.leads or 0, cases=opened.cases,
+                              rows=store.outcome_rows(task_id))
         stub.ReportVerification(pb.VerificationReport(
             task_id=task_id, json=json.dumps(report, sort_keys=True).encode()), timeout=60)
 

@@ -282,8 +282,9 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
         raise
     leads = pc.count_distinct(returned.column("token")).as_py() if returned.num_rows else 0
     title = f"{model.title_zh} ({model.title_en})"
-    cases = CaseStore.at_home(home).open_cases(task_id, model.id, title, lines, now=now,
-                                               leads=leads, audit_log=audit)
+    with CaseStore.at_home(home) as store:
+        cases = store.open_cases(task_id, model.id, title, lines, now=now, leads=leads,
+                                 audit_log=audit)
     record = {"leads": leads, "cases": cases, "processed_at": int(now or time.time())}
     folder.mark_processed(task_id, record)
     audit.append("return.processed", task_id=task_id, leads=leads, cases=cases)
