@@ -209,29 +209,36 @@ class NodeDaemon:
         changed, while connected."""
         from node.cases import CaseStore
 
-        cases = CaseStore.at_home(self.home)
-        ticks = 0
-        while not disconnected.wait(DECISION_POLL_SECONDS):
-            ticks += 1
-            if ticks % 600 == 0:
-                self._erase_expired_keys()
-            try:
-                for task_id in self.outbox.decided_unsent():
-                    self._send_stored(stub, task_id)
-            except grpc.RpcError as exc:
-                log.warning("could not send a decision", extra={"code": exc.code().name})
-                return
-            for task_id, version in cases.unsent():
+        with CaseStore.at_home(self.home) as cases:
+            ticks = 0
+            while not disconnected.wait(DECISION_POLL_SECONDS):
+                ticks += 1
+                if ticks % 600 == 0:
+                    self._erase_expired_keys()
                 try:
-                    self._send_verification(stub, task_id)
+                    self._send_pending(stub, cases)
                 except grpc.RpcError as exc:
-                    log.warning("could not send case outcomes", extra={
-                        "task_id": task_id, "code": exc.code().name,
-                        "details": exc.details()})
-                    if exc.code() in _TRANSIENT:
-                        return  # the connection is gone: sent again after reconnecting
-                    # Refused as it is: not sent again until the cases change.
-                cases.mark_sent(task_id, version)
+                    log.warning("could not send a decision", extra={"code": exc.code().name})
+                    return
+                except Exception:  # keep the sender alive; the next tick tries again
+                    log.exception("the decision and outcome sender failed")
+
+    def _send_pending(self, stub, cases) -> None:
+        """Sends decided outputs, then the case outcomes that changed since last sent.
+
+        Raises grpc.RpcError when a decision cannot be sent or the connection is gone."""
+        for task_id in self.outbox.decided_unsent():
+            self._send_stored(stub, task_id)
+        for task_id, version in cases.unsent():
+            try:
+                self._send_verification(stub, task_id)
+            except grpc.RpcError as exc:
+                log.warning("could not send case outcomes", extra={
+                    "task_id": task_id, "code": exc.code().name, "details": exc.details()})
+                if exc.code() in _TRANSIENT:
+                    raise  # the connection is gone: sent again after reconnecting
+                # Refused as it is: not sent again until the cases change.
+            cases.mark_sent(task_id, version)
 
     def _send_refusal(self, stub, task_id: str, refusal: Refusal) -> None:
         """Refusals are not stored: a refused task consumed nothing and may come again."""

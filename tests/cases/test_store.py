@@ -277,3 +277,23 @@ def test_the_case_file_is_readable_by_its_owner_only(tmp_path):
     store = CaseStore(tmp_path / "cases.sqlite")
     store.close()
     assert stat.S_IMODE((tmp_path / "cases.sqlite").stat().st_mode) == 0o600
+
+
+def test_opening_a_store_keeps_the_locks_this_process_already_holds(tmp_path):
+    """POSIX drops every lock a process holds on a file when it closes any descriptor of
+    it. Opening a second store in the same process must not: another process closing
+    its connection would then think it was the last one and delete the WAL files in use."""
+    import subprocess
+    import sys
+
+    from node.cases import CaseStore
+
+    path = tmp_path / "cases.sqlite"
+    with CaseStore(path) as first:
+        first.unsent()
+        CaseStore(path).close()  # a second store opened and closed meanwhile
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
+                        "sys.argv[1]); c.execute('SELECT count(*) FROM sqlite_master')"
+                        ".fetchall(); c.close()", str(path)], check=True, timeout=60)
+        assert (tmp_path / "cases.sqlite-wal").exists(), "the WAL of a store in use is gone"
+        first.unsent()
