@@ -41,11 +41,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyses._linkage import install_token_function, missing_datasets
-from analyses._sql import _CONFIG, execute_sql, sql_parameters
+from analyses._linkage import missing_datasets
+from analyses._sql import execute_sql
 from analyses._toml import display_path
 from analyses.datasets import load_standard
-from analyses.errors import AnalysisError, FixtureError, ModelSQLError
+from analyses.errors import AnalysisError, FixtureError
 from analyses.manifest import Model
 
 FIXTURES = "fixtures"
@@ -257,27 +257,11 @@ def run_linkage_sql(sql: str, tables: Mapping[str, pa.Table], params: Mapping[st
                     key: bytes, *, label: str = "model SQL") -> tuple[pa.Table, tuple[str, ...]]:
     """Runs one linkage model SQL statement with ``fa_token`` installed under `key`.
 
-    Like `analyses._sql.execute_sql` (tables registered under their names, parameters
-    bound), returning the output and the DuckDB type of each column. Raises
-    ModelSQLError when the SQL is not one SELECT, a parameter has no value, or DuckDB
-    fails; ValueError when key is not 32 bytes.
+    `analyses._sql.execute_sql` with the key: returns the output and the DuckDB type of
+    each column. Raises ModelSQLError when the SQL is not one SELECT, a parameter has no
+    value, or DuckDB fails; ValueError when key is not 32 bytes.
     """
-    names = sql_parameters(sql, lambda msg: ModelSQLError(f"{label}: {msg}"))
-    missing = sorted(names - set(params))
-    if missing:
-        raise ModelSQLError(f"{label}: uses ${missing[0]} but no value was given for it")
-    con = duckdb.connect(":memory:", config=_CONFIG)
-    try:
-        install_token_function(con, key)
-        for name, table in tables.items():
-            con.register(name, table)
-        relation = con.sql(sql, params={name: params[name] for name in names})
-        return relation.to_arrow_table(), tuple(str(t) for t in relation.types)
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelSQLError(f"{label}: DuckDB failed: {first}") from exc
-    finally:
-        con.close()
+    return execute_sql(sql, tables, params, label=label, task_key=key)
 
 
 def _execute(model: Model, sql: str, tables: Mapping[str, pa.Table],

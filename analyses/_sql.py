@@ -70,14 +70,23 @@ def execute_sql(
     params: Mapping[str, object],
     *,
     label: str = "model SQL",
+    task_key: bytes | None = None,
 ) -> tuple[pa.Table, tuple[str, ...]]:
-    """Like `run_model_sql`, also returning the DuckDB type of each output column."""
+    """Like `run_model_sql`, also returning the DuckDB type of each output column.
+
+    With `task_key` (32 bytes), the SQL can call ``fa_token`` (analyses._linkage); raises
+    ValueError for a key of another length.
+    """
+    from analyses._linkage import install_token_function
+
     names = sql_parameters(sql, lambda msg: ModelSQLError(f"{label}: {msg}"))
     missing = sorted(names - set(params))
     if missing:
         raise ModelSQLError(f"{label}: uses ${missing[0]} but no value was given for it")
     con = duckdb.connect(":memory:", config=_CONFIG)
     try:
+        if task_key is not None:
+            install_token_function(con, task_key)
         for name, table in tables.items():
             con.register(name, table)
         relation = con.sql(sql, params={name: params[name] for name in names})
