@@ -168,7 +168,7 @@ class NodeDaemon:
         from node.arrow_stream import read_ipc
         from node.linkage import LinkageFolder, process_return
 
-        if LinkageFolder(self.home.path).processed(task_id) is None:
+        if not LinkageFolder(self.home.path).processed(task_id):
             header, chunks = {}, []
             for chunk in stub.FetchReturn(pb.TaskRef(task_id=task_id), timeout=600):
                 if chunk.WhichOneof("body") == "header_json":

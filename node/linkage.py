@@ -203,18 +203,23 @@ class LinkageFolder:
                             "return cannot be processed") from exc
 
     def real_tokens(self, task_id: str) -> pa.Array:
-        with pa.ipc.open_stream(self._file(task_id, ".tokens").read_bytes()) as reader:
-            return reader.read_all().column("token").combine_chunks()
+        return _tokens_of(self._file(task_id, ".tokens"))
 
-    def processed(self, task_id: str) -> dict | None:
-        path = self._file(task_id, ".return.json")
-        return json.loads(path.read_text()) if path.exists() else None
+    def processed(self, task_id: str) -> bool:
+        """Whether the task's return was processed (its cases opened) already."""
+        return self._file(task_id, ".return.json").exists()
 
-    def mark_processed(self, task_id: str, record: dict) -> None:
+    def mark_processed(self, task_id: str, now: float | None = None) -> None:
         from certs import write_file
 
         write_file(self._file(task_id, ".return.json"),
-                   json.dumps(record, sort_keys=True).encode(), mode=0o600)
+                   json.dumps({"processed_at": int(now or time.time())}).encode(), mode=0o600)
+
+
+def _tokens_of(path: Path) -> pa.Array:
+    """The token column of an Arrow IPC stream file."""
+    with pa.ipc.open_stream(path.read_bytes()) as reader:
+        return reader.read_all().column("token").combine_chunks()
 
 
 def check_own_tokens(returned: pa.Table, real: pa.Array) -> None:
@@ -230,18 +235,17 @@ def released_tokens(home, task_id: str) -> pa.Array:
     """Every token of the output this node released for the task (dummies included)."""
     from node.outbox import Outbox
 
-    path = Outbox(home.path / "outbox").output_path(task_id)
-    with pa.ipc.open_stream(path.read_bytes()) as reader:
-        return reader.read_all().column("token").combine_chunks()
+    return _tokens_of(Outbox(home.path / "outbox").output_path(task_id))
 
 
-def process_return(home, task_id: str, returned: pa.Table, *, now: float | None = None) -> dict:
+def process_return(home, task_id: str, returned: pa.Table, *, now: float | None = None) -> int:
     """Checks, opens and resolves a linkage return, opening the node's cases once.
 
-    Returns {"leads": returned tokens, "cases": cases opened}. A return already processed
-    is not processed again. Raises ForeignToken, KeyEnvelopeError (the key is gone),
-    TokenError (a sealed value that does not open) or ExecutionError from the resolve SQL;
-    every outcome is logged in the audit log.
+    Returns the number of cases the task opened here (leads and cases are kept by the
+    case store, `node.cases`). A return already processed is not processed again.
+    Raises ForeignToken, KeyEnvelopeError (the key is gone), TokenError (a sealed value
+    that does not open) or ExecutionError from the resolve SQL; every outcome is logged
+    in the audit log.
     """
     from analyses import load_library
     from analyses.tasks import SignedTask
@@ -251,9 +255,9 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
     from node.taskkeys import KeyStore
 
     folder = LinkageFolder(home.path)
-    done = folder.processed(task_id)
-    if done is not None:
-        return done
+    if folder.processed(task_id):
+        with CaseStore.at_home(home) as store:
+            return store.task(task_id).cases
     audit = home.audit_log()
     spec = SignedTask.from_bytes(folder.signed_task(task_id)).spec
     model = load_library().get(spec.analysis_id)
@@ -285,7 +289,6 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
     with CaseStore.at_home(home) as store:
         cases = store.open_cases(task_id, model.id, title, lines, now=now, leads=leads,
                                  audit_log=audit)
-    record = {"leads": leads, "cases": cases, "processed_at": int(now or time.time())}
-    folder.mark_processed(task_id, record)
+    folder.mark_processed(task_id, now)
     audit.append("return.processed", task_id=task_id, leads=leads, cases=cases)
-    return record
+    return cases
