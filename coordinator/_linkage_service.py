@@ -11,8 +11,6 @@ import json
 import logging
 from collections.abc import Iterator
 
-import pyarrow as pa
-
 from analyses.tasks import SignedTask
 from coordinator.errors import CoordinatorError
 
@@ -164,7 +162,7 @@ class LinkageDuties:
 
         from coordinator.combine import combine_summary
         from coordinator.linkage import blind_join
-        from coordinator.results import result_dir
+        from coordinator.results import count_rows, result_dir
 
         levels = {node_id: self.roster.party(node_id).level for node_id in done}
         joined = blind_join(model.linkage.pattern, done, levels,
@@ -174,9 +172,7 @@ class LinkageDuties:
         returns = {}
         for node_id, path in joined.returns.items():
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            with pa.ipc.open_stream(path) as reader:
-                count = sum(batch.num_rows for batch in reader)
-            returns[node_id] = (str(path), count, digest)
+            returns[node_id] = (str(path), count_rows(path), digest)
         self.store.put_returns(task_id, returns)
         with self._work:
             self._work.notify_all()

@@ -86,7 +86,7 @@ def provenance_path(home: str | os.PathLike[str], task_id: str) -> Path:
     return result_dir(home, task_id) / PROVENANCE_FILE
 
 
-def _count_rows(path: Path) -> int:
+def count_rows(path: Path) -> int:
     """Rows in the Arrow IPC stream file at ``path``; raises ResultError if it is not one."""
     try:
         with pa.memory_map(str(path)) as source:
@@ -124,7 +124,7 @@ def write_partial(
                                       f"limit of {max_bytes} bytes; it was not stored")
                 digest.update(chunk)
                 out.write(chunk)
-        rows = _count_rows(temp)
+        rows = count_rows(temp)
     return path, rows, digest.hexdigest()
 
 
