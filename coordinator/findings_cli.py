@@ -18,7 +18,6 @@ import pyarrow as pa
 from coordinator.findings import (
     STATUSES,
     Findings,
-    build_findings,
     places_from_roster,
     region_name,
 )
@@ -151,14 +150,12 @@ def findings_command(task_id, kit_path, address, as_json, xlsx_path) -> None:
     answered. A result that is not about persons and money (e.g. data quality) is
     summarised per node instead.
     """
-    from coordinator.verification import findings_table, line_progress
+    from coordinator.verification import findings_of
 
     kit, provenance, table = _fetch(kit_path, address, task_id)
     places = places_from_roster(kit.roster())
-    summary = fetch_verification_of(kit, address, provenance)
-    findings = build_findings(findings_table(summary) if summary else table, provenance,
-                              library_model(provenance.get("analysis") or {}), places,
-                              verification=line_progress(summary, places) if summary else None)
+    findings, _ = findings_of(table, provenance, library_model(provenance.get("analysis") or {}),
+                              places, fetch_verification_of(kit, address, provenance))
     if xlsx_path:
         write_xlsx(workbook_tables(findings, table, provenance, places), xlsx_path)
     if as_json:

@@ -28,8 +28,8 @@ from coordinator._report_html import (
     verification_section,
 )
 from coordinator.errors import CoordinatorError
-from coordinator.findings import Findings, NodePlace, build_findings, region_name
-from coordinator.verification import line_progress
+from coordinator.findings import Findings, NodePlace, region_name
+from coordinator.verification import findings_of
 
 __all__ = ["PROVINCE_COLUMNS", "Breakdown", "Group", "ReportError", "breakdown",
            "province_label", "render_report", "svg_bar_chart"]
@@ -294,8 +294,9 @@ def render_report(provenance: Mapping, table, model: Model, *,
     id to its receipt verdict (`people_cli.verify_receipts`); `places` says where each
     node sits (`findings.places_from_roster`); `verification` is a linkage task's
     verification summary (`PeopleClient.verification`), shown as a table with the
-    model's precision per node and as the finding lines' status. The finding lines are
-    those of `findings.build_findings`. Raises ReportError when `model` is not the
+    model's precision per node and as the finding lines' status; the per-province
+    figures are then the nodes' case counts and amounts (`verification.findings_of`).
+    Raises ReportError when `model` is not the
     result's analysis (another id, version or digest).
     """
     analysis = provenance.get("analysis") or {}
@@ -308,9 +309,8 @@ def render_report(provenance: Mapping, table, model: Model, *,
                 "the model library that made it")
     generated_at = generated_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     places = places or {}
+    findings, table = findings_of(table, provenance, model, places, verification)
     result = breakdown(table, model, places)
-    findings = build_findings(table, provenance, model, places, verification=line_progress(
-        verification, places) if verification is not None else None)
     nodes = provenance.get("nodes") or []
     answered = sum(1 for n in nodes if n.get("state") == "done")
     head = definition_list([

@@ -33,12 +33,9 @@ def write_report(task_id: str, out: str, kit_path: str, address: str | None,
     receipts = verify_receipts(kit, provenance)
     model = load_library().get(provenance["analysis"]["id"])
     from coordinator.people_cli import fetch_verification_of
-    from coordinator.verification import findings_table
-
-    summary = fetch_verification_of(kit, address, provenance)
-    html = render_report(provenance, findings_table(summary) if summary else table, model,
-                         receipts=receipts, places=places_from_roster(kit.roster()),
-                         max_rows=max_rows, verification=summary)
+    html = render_report(provenance, table, model, receipts=receipts,
+                         places=places_from_roster(kit.roster()), max_rows=max_rows,
+                         verification=fetch_verification_of(kit, address, provenance))
     with replace_atomically(out) as temp:
         temp.write_text(html, encoding="utf-8")
     return provenance

@@ -31,6 +31,8 @@ __all__ = [
     "REASON_TEXT",
     "STATUS_TEXT",
     "amount_text",
+    "findings_of",
+    "findings_table",
     "line_progress",
     "node_label",
     "percent",
@@ -396,6 +398,23 @@ def line_progress(summary: Mapping[str, Any], places: Mapping[str, NodePlace] | 
     if summary.get("national"):
         out["national"] = _progress(summary["national"])
     return out
+
+
+def findings_of(table: pa.Table | None, provenance: Mapping, model, places,
+                summary: Mapping[str, Any] | None):
+    """(findings, the table they were written from) of a result, with its verification.
+
+    Without a verification summary: `findings.build_findings` of the result table. With
+    one (a linkage result): the findings of `findings_table(summary)`, each line with its
+    verification progress.
+    """
+    from coordinator.findings import build_findings
+
+    if not summary:
+        return build_findings(table, provenance, model, places), table
+    shown = findings_table(summary)
+    return build_findings(shown, provenance, model, places,
+                          verification=line_progress(summary, places)), shown
 
 
 def findings_table(summary: Mapping[str, Any]) -> pa.Table:

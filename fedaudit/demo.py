@@ -133,9 +133,9 @@ def _run_model(federation: LocalFederation, model, params: dict) -> dict | None:
 def _findings(federation: LocalFederation, task: dict) -> dict:
     """The task's result rows and finding lines (with verification, for flags)."""
     from analyses import load_library
-    from coordinator.findings import build_findings, places_from_roster
+    from coordinator.findings import places_from_roster
     from coordinator.findings_cli import findings_text
-    from coordinator.verification import findings_table, line_progress
+    from coordinator.verification import findings_of
 
     model = load_library().get(task["analysis"])
     places = places_from_roster(federation.kit("hq-lead").roster())
@@ -144,10 +144,7 @@ def _findings(federation: LocalFederation, task: dict) -> dict:
         provenance, table = client.fetch_result(task["task_id"])
         if task["kind"] == "flags" and "linkage" in provenance:
             verification = client.verification(task["task_id"])
-    shown = findings_table(verification) if verification else table
-    findings = build_findings(shown, provenance, model, places,
-                              verification=line_progress(verification, places)
-                              if verification else None)
+    findings, shown = findings_of(table, provenance, model, places, verification)
     return {"rows": shown.to_pylist() if shown is not None else [],
             "findings": findings_text(findings), "notes": provenance.get("notes", ""),
             "verification": verification}
