@@ -117,7 +117,7 @@ def obtain_task_key(home, spec, envelope: bytes | None,
                             kit=kit, roster=roster)
         store.put(spec.task_id, key, erase_after)
         return key
-    except (KeyEnvelopeError, NodeError) as exc:
+    except NodeError as exc:  # KeyEnvelopeError and roster problems alike
         raise Refusal("KEY_UNAVAILABLE", str(exc)) from exc
 
 
