@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No timing assertions: the machines that run the tests are shared and noisy, so property
+# tests have no per-example deadline.
+settings.register_profile("fedaudit", deadline=None)
+settings.load_profile("fedaudit")
 
 SPEC = """\
 name = "{name}"
