@@ -55,7 +55,7 @@ def test_list_text_and_json():
     text = run("list")
     assert text.exit_code == 0
     line = next(x for x in text.output.splitlines() if x.startswith(MODEL_ID))
-    assert "1.2.0" in line and "aggregate" in line
+    assert "1.2.1" in line and "aggregate" in line
     assert "养老金等待遇发放汇总" in line and "Benefit payments by scheme and month" in line
     listed = json.loads(run("list", "--json").output)
     entry = next(e for e in listed if e["id"] == MODEL_ID)
@@ -92,7 +92,7 @@ def test_show_an_unknown_id_raises_the_user_error():
 def test_test_passes_on_the_library():
     result = run("test")
     assert result.exit_code == 0, result.output
-    assert f"ok    {MODEL_ID} 1.2.0: province (4 rows), combine (7 rows)" in result.output
+    assert f"ok    {MODEL_ID} 1.2.1: province (4 rows), combine (7 rows)" in result.output
     report = json.loads(run("test", MODEL_ID, "--json").output)
     assert report[0]["ok"] and [s["stage"] for s in report[0]["stages"]] == ["province",
                                                                              "combine"]
@@ -113,6 +113,6 @@ def test_test_fails_with_a_readable_diff(library_copy, model_dir):
 
 
 def test_library_option_reads_another_folder(library_copy, model_dir):
-    edit(model_dir / "manifest.toml", 'version = "1.2.0"', 'version = "1.3.0"')
+    edit(model_dir / "manifest.toml", 'version = "1.2.1"', 'version = "1.3.0"')
     listed = json.loads(run("list", "--library", str(library_copy), "--json").output)
     assert [(e["id"], e["version"]) for e in listed] == [(MODEL_ID, "1.3.0")]

@@ -22,8 +22,8 @@ EXTRA_PARAM = '[[parameter]]\nname = "min_amount"\ntype = "decimal"\ndefault = {
 CASES = [
     ("unknown-key", M, 'method_code = "FUND-00"', 'method_code = "FUND-00"\ncolour = "red"',
      "colour", "not a known key"),
-    ("wrong-type", M, 'version = "1.2.0"', "version = 1", "version", "must be a string"),
-    ("bad-semver", M, 'version = "1.2.0"', 'version = "1.0"', "version", "semantic version"),
+    ("wrong-type", M, 'version = "1.2.1"', "version = 1", "version", "must be a string"),
+    ("bad-semver", M, 'version = "1.2.1"', 'version = "1.0"', "version", "semantic version"),
     ("missing-key", M, 'author_unit = "fedaudit 模型库 (fedaudit model library)"\n', "",
      "author_unit", "is missing"),
     ("id-not-folder", M, 'id = "fund.benefit_summary"', 'id = "fund.other"', "id",
@@ -137,7 +137,7 @@ def test_broken_rule_names_file_and_key(model_dir, file, old, new, key, fragment
 
 def test_the_real_model_loads_with_every_field(model_dir):
     model = load_model(model_dir)
-    assert model.id == "fund.benefit_summary" and model.version == "1.2.0"
+    assert model.id == "fund.benefit_summary" and model.version == "1.2.1"
     assert (model.area, model.name, model.kind) == ("fund", "benefit_summary", "aggregate")
     assert model.datasets == {"province": ("benefit_payment",)}
     assert model.levels == ("province",)
@@ -178,7 +178,7 @@ def test_sql_file_not_utf8(model_dir):
 
 
 def test_invalid_toml_names_the_file(model_dir):
-    edit(model_dir / M, 'version = "1.2.0"', "version = ")
+    edit(model_dir / M, 'version = "1.2.1"', "version = ")
     with pytest.raises(ManifestError, match="manifest.toml: not valid TOML"):
         load_model(model_dir)
 
