@@ -25,6 +25,11 @@ releases them.
 **Linkage models** (a ``[linkage]`` table, see ``analyses._linkage``) run the whole flow
 of a linkage task on their fixtures instead: their layout and runner are in
 ``analyses._fixtures_linkage``. Their SQL runs under the fixed key `FIXTURE_KEY`.
+
+A model that **builds on** an earlier presence task (``[builds_on]``) runs its level SQL
+under `FIXTURE_KEY` too, with the table ``returned`` made from
+``fixtures/<level>/returned.csv`` (see `fixture_returned`), and its datasets need
+``id_status`` for ``fa_token`` to give tokens.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyses._linkage import missing_datasets
+from analyses._linkage import RETURNED_TABLE, missing_datasets
 from analyses._sql import execute_sql
 from analyses._toml import display_path
 from analyses.datasets import load_standard
@@ -266,9 +271,22 @@ def run_linkage_sql(sql: str, tables: Mapping[str, pa.Table], params: Mapping[st
 
 def _execute(model: Model, sql: str, tables: Mapping[str, pa.Table],
              params: Mapping[str, object], label: str) -> tuple[pa.Table, tuple[str, ...]]:
-    if model.linkage is None:
+    if model.linkage is None and model.builds_on is None:
         return execute_sql(sql, tables, params, label=label)
     return run_linkage_sql(sql, tables, params, FIXTURE_KEY, label=label)
+
+
+def fixture_returned(model: Model, level: str) -> pa.Table:
+    """The ``returned`` table of a model that builds on an earlier presence task: the
+    tokens, under `FIXTURE_KEY`, of the ID numbers in ``fixtures/<level>/returned.csv``
+    (one column ``id_no``), or no row when the file is absent. Raises FixtureError."""
+    path = model.path / FIXTURES / level / "returned.csv"
+    ids = _read_csv(path, {"id_no": "VARCHAR"}) if path.is_file() else \
+        pa.table({"id_no": pa.array([], pa.string())})
+    table, _ = run_linkage_sql("SELECT DISTINCT fa_token(id_no, 'valid') AS token FROM ids "
+                               "WHERE id_no IS NOT NULL", {"ids": ids}, {}, FIXTURE_KEY,
+                               label=display_path(path))
+    return table
 
 
 def run_level_fixture(model: Model, level: str, node: str | None = None) -> pa.Table:
@@ -279,8 +297,17 @@ def run_level_fixture(model: Model, level: str, node: str | None = None) -> pa.T
     parameters, and ModelSQLError when the SQL fails.
     """
     label = f"{display_path(model.path / model.sql_files[level])}"
-    return _execute(model, model.node_sql[level], fixture_inputs(model, level, node),
+    return _execute(model, model.node_sql[level], _level_inputs(model, level, node),
                     fixture_parameters(model), label)[0]
+
+
+def _level_inputs(model: Model, level: str, node: str | None = None) -> dict[str, pa.Table]:
+    """The tables a level's SQL reads in the fixtures: the datasets, and ``returned`` for a
+    model that builds on an earlier task."""
+    inputs = fixture_inputs(model, level, node)
+    if model.builds_on is not None:
+        inputs[RETURNED_TABLE] = fixture_returned(model, node or level)
+    return inputs
 
 
 def _run_stage(model: Model, stage: str) -> FixtureResult:
@@ -293,14 +320,15 @@ def _run_stage(model: Model, stage: str) -> FixtureResult:
             inputs = {"partials": _read_csv(folder / "partials.csv", types)}
             sql = model.sql[stage]
         else:
-            inputs = fixture_inputs(model, stage)
+            inputs = _level_inputs(model, stage)
             sql = model.node_sql[stage]
-        actual, types = execute_sql(sql, inputs, params, label=label)
+        actual, types = _execute(model, sql, inputs, params, label)
         problems = []
         if stage != "combine" or model.kind == "aggregate":
             problems += _check_schema(model, stage, actual, types)
         if stage != "combine":
-            problems += _check_local_only(inputs, actual, stage)
+            datasets = {d: t for d, t in inputs.items() if d != RETURNED_TABLE}
+            problems += _check_local_only(datasets, actual, stage)
             if not problems:  # helper values are comparable once their types are right
                 problems += _check_helpers(model, stage, actual)
         try:
@@ -316,14 +344,16 @@ def fixture_stages(model: Model) -> list[str]:
     """The stages `run_fixtures` reports for `model`, in order.
 
     The levels then ``combine``; for a linkage model, every fixture node, then
-    ``resolve:<node>`` for each node that receives tokens, then ``combine``.
+    ``resolve:<node>`` (``return:<node>`` for a presence model) for each node that
+    receives tokens, then ``combine``.
     """
     if model.linkage is None:
         return [*model.levels, "combine"]
     from analyses._fixtures_linkage import receiving_nodes
 
     nodes = fixture_nodes(model)
-    return [*nodes, *(f"resolve:{n}" for n in receiving_nodes(model, nodes)), "combine"]
+    step = "resolve" if model.linkage.resolves else "return"
+    return [*nodes, *(f"{step}:{n}" for n in receiving_nodes(model, nodes)), "combine"]
 
 
 def run_fixtures(model: Model) -> list[FixtureResult]:

@@ -26,6 +26,9 @@ those of ``analyses._fixtures``. The layout of its ``fixtures/`` folder:
   node sent too, with the registry's attributes (one row per registry row);
   ``cross_node`` returns to each node its rows whose token and ``match_on`` values
   another node sent too, with ``other_nodes`` INTEGER, how many other nodes did.
+- *Presence.* A ``presence`` model has no resolve step: each node's stage
+  ``return:<folder>`` compares what it gets back (its probe tokens that another node sent
+  as present, written as ID numbers) with ``expected_return_<folder>.csv``.
 - *Resolve.* Per receiving node, the resolve SQL runs over the node's CSV files and the
   table ``returned`` (token, then the attribute columns in their declared types, or the
   ``match_on`` columns and ``other_nodes``) and is compared with
@@ -63,8 +66,12 @@ from analyses._fixtures import (
 from analyses._linkage import (
     CROSS_NODE,
     LOCAL,
+    PRESENCE,
+    PRESENT,
+    PROBE,
     RESOLVE_COLUMNS,
     RETURNED_TABLE,
+    SIDE,
     TOKEN_FUNCTION,
 )
 from analyses._sql import _CONFIG, execute_sql
@@ -89,7 +96,7 @@ def _quote(name: str) -> str:
 def receiving_nodes(model: Model, levels: Mapping[str, str]) -> list[str]:
     """The nodes (of `levels`, node -> level) a linkage model's blind join returns tokens to:
     every node for ``cross_node``, every non-registry node for ``registry_attributes``."""
-    if model.linkage is not None and model.linkage.pattern in (CROSS_NODE, LOCAL):
+    if model.linkage is not None and model.linkage.pattern in (CROSS_NODE, LOCAL, PRESENCE):
         return list(levels)
     return [node for node, level in levels.items() if level != REGISTRY]
 
@@ -158,6 +165,8 @@ def link(model: Model, outputs: Mapping[str, pa.Table],
             "level": pa.array([levels[n] for n in outputs], pa.string()),
             "tokens_submitted": pa.array([t.num_rows for t in outputs.values()], pa.int64()),
             "matched": pa.nulls(len(outputs), pa.int64())})
+    if model.linkage.pattern == PRESENCE:
+        return _presence_link(outputs, levels)
     receivers = receiving_nodes(model, levels)
     registry = [n for n in outputs if levels[n] == REGISTRY]
     cross = model.linkage.pattern == CROSS_NODE
@@ -212,6 +221,27 @@ def link(model: Model, outputs: Mapping[str, pa.Table],
     return returned, summary
 
 
+def _presence_link(outputs: Mapping[str, pa.Table],
+                   levels: Mapping[str, str]) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The presence join: each node's probe tokens that another node sent as present."""
+    def tokens(table: pa.Table, side: str) -> set[str]:
+        return {t for t, s in zip(table[TOKEN].to_pylist(), table[SIDE].to_pylist(),
+                                  strict=True) if t is not None and s == side}
+
+    returned = {}
+    for node, table in outputs.items():
+        elsewhere = set().union(*(tokens(t, PRESENT) for n, t in outputs.items() if n != node))
+        returned[node] = pa.table({TOKEN: pa.array(sorted(tokens(table, PROBE) & elsewhere),
+                                                   pa.string())})
+    summary = pa.table({
+        "node_id": pa.array(list(outputs), pa.string()),
+        "level": pa.array([levels[n] for n in outputs], pa.string()),
+        "tokens_submitted": pa.array([t.num_rows for t in outputs.values()], pa.int64()),
+        "matched": pa.array([returned[n].num_rows for n in outputs], pa.int64()),
+    })
+    return returned, summary
+
+
 def check_resolve_output(actual: pa.Table, types: Sequence[str], returned: pa.Table,
                          stage: str) -> list[str]:
     """Problems of a resolve output: first columns other than `RESOLVE_COLUMNS`, or case
@@ -233,7 +263,7 @@ def _node_problems(model: Model, level: str, actual: pa.Table) -> list[str]:
     if TOKEN in actual.column_names and actual[TOKEN].null_count:
         problems.append(f"{level} output has {actual[TOKEN].null_count} row(s) with a NULL "
                         f"token; leave out invalid IDs (WHERE {TOKEN} IS NOT NULL)")
-    if model.linkage.pattern != CROSS_NODE and level != REGISTRY:
+    if model.linkage.pattern not in (CROSS_NODE, PRESENCE) and level != REGISTRY:
         for column in model.output.by_role("attribute"):
             if column.name in actual.column_names and \
                     actual[column.name].null_count < actual.num_rows:
@@ -278,20 +308,31 @@ def _run_linkage_fixtures(model: Model) -> list[FixtureResult]:
             problems.append(str(exc))
         results[node] = FixtureResult(model.id, node, tuple(problems), actual.num_rows)
     receivers = receiving_nodes(model, nodes)
+    step = "resolve" if model.linkage.resolves else "return"
     failed = [n for n in nodes if n not in outputs]
     returns = {}
     if failed:
         for node in receivers:
-            results[f"resolve:{node}"] = FixtureResult(model.id, f"resolve:{node}", (
+            results[f"{step}:{node}"] = FixtureResult(model.id, f"{step}:{node}", (
                 f"not run: the stage of node {', '.join(failed)} failed",))
     else:
         try:
             returns, _ = link(model, outputs, nodes)
         except FixtureError as exc:
             for node in receivers:
-                results[f"resolve:{node}"] = FixtureResult(model.id, f"resolve:{node}",
-                                                           (str(exc),))
+                results[f"{step}:{node}"] = FixtureResult(model.id, f"{step}:{node}",
+                                                          (str(exc),))
     for node, returned in returns.items():
+        if not model.linkage.resolves:
+            stage = f"return:{node}"
+            shown, unknown = readable_tokens(returned, dictionary, stage)
+            try:
+                problems = unknown + _compare(folder / f"expected_return_{node}.csv", shown,
+                                              ("VARCHAR",))
+            except FixtureError as exc:
+                problems = [*unknown, str(exc)]
+            results[stage] = FixtureResult(model.id, stage, tuple(problems), returned.num_rows)
+            continue
         stage = f"resolve:{node}"
         expected = folder / f"expected_resolve_{node}.csv"
         if not expected.is_file() and len(receivers) == 1:

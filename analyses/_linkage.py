@@ -3,7 +3,7 @@
 A linkage model (DESIGN §5) has an output of kind ``flags`` and a ``[linkage]`` table::
 
     [linkage]
-    pattern = "registry_attributes"   # or "cross_node" or "local"
+    pattern = "registry_attributes"   # or "cross_node", "presence" or "local"
     match_on = []                     # cross_node only: attribute columns compared in clear
     registry_datasets = "all"         # registry_attributes: "any" lets each registry node
                                       # hold only some of the registry datasets
@@ -15,6 +15,14 @@ A linkage model (DESIGN §5) has an output of kind ``flags`` and a ``[linkage]``
 - ``cross_node``: a row (token and the ``match_on`` columns) matches when another node
   submitted the same token and values; each node gets back its matched rows and
   ``other_nodes``, how many other nodes hold them (never which).
+- ``presence``: each row says on which ``side`` it stands: ``probe`` (a person the node
+  asks about, e.g. an assistance recipient not enrolled in a pension here) or ``present``
+  (a person the node holds, e.g. everyone enrolled here). A probe matches when ANOTHER
+  node submitted the same token as present; each node gets back its matched probe tokens,
+  and present rows are never returned. Random dummy rows never match, so padding does not
+  change the answer. Such a model has no resolve SQL: a match is a fact (the person is
+  present elsewhere), not a case; the node keeps its return for a later task that
+  ``builds_on`` it (below).
 - ``local``: flags found within one node's own records (e.g. split hospitalisation);
   nothing is joined. Each node draws a task key of its own (no originator, no envelopes),
   and the coordinator hands each node back its own token set, so that cases open through
@@ -37,6 +45,21 @@ tables of their standard's columns (`empty_table_sql`).
 The model's resolve SQL re-identifies the returned tokens at the node: it reads the
 level's datasets and the table ``returned`` and returns one row per case line, starting
 with `RESOLVE_COLUMNS`.
+
+A model of any kind may build on the return of an earlier ``presence`` task::
+
+    [builds_on]
+    model = "assistance.enrolled_elsewhere"   # the presence model
+    parameter = "enrolment_task"              # a string parameter, default "": its task id
+
+When the task names an earlier task in that parameter, the node runs the model's SQL with
+that task's key (``fa_token`` gives the same tokens as then) and its return as the table
+``returned`` (one ``token`` column), so an aggregate can leave out persons present at
+other nodes, and still pass the node's own disclosure control. The node refuses the task
+(PRIOR_UNAVAILABLE, before consuming it) when it did not run that task, the task ran
+another model, its return has not been processed yet, its key is gone, or a dataset both
+models read was ingested again since. With the parameter empty, ``returned`` is empty and
+``fa_token`` uses a throw-away key: the model then sees this node's data alone.
 """
 
 from __future__ import annotations
@@ -52,6 +75,12 @@ from analyses._toml import Table
 __all__ = [
     "CROSS_NODE",
     "LOCAL",
+    "PRESENCE",
+    "PRESENT",
+    "PROBE",
+    "SIDE",
+    "TASK_ID",
+    "BuildsOn",
     "KEY_TABLE",
     "PATTERNS",
     "REGISTRY_ATTRIBUTES",
@@ -64,6 +93,7 @@ __all__ = [
     "empty_table_sql",
     "install_token_function",
     "missing_datasets",
+    "read_builds_on",
     "read_linkage",
     "uses_token_function",
 ]
@@ -71,7 +101,12 @@ __all__ = [
 REGISTRY_ATTRIBUTES = "registry_attributes"
 CROSS_NODE = "cross_node"
 LOCAL = "local"
-PATTERNS = (REGISTRY_ATTRIBUTES, CROSS_NODE, LOCAL)
+PRESENCE = "presence"
+PATTERNS = (REGISTRY_ATTRIBUTES, CROSS_NODE, PRESENCE, LOCAL)
+#: The attribute column of a presence model saying which side a row stands on, and its values.
+SIDE = "side"
+PROBE = "probe"
+PRESENT = "present"
 #: The domain-separation prefix hashed in front of every ID (DESIGN §5).
 TOKEN_PREFIX = "cnid/v1|"
 #: The macro node SQL calls: fa_token(id, id_status) -> VARCHAR or NULL.
@@ -85,6 +120,9 @@ RESOLVE_COLUMNS = (("token", "VARCHAR"), ("subject_id", "VARCHAR"),
                    ("subject_name", "VARCHAR"), ("amount", "DECIMAL(18,2)"))
 #: Statuses (from `node.idno`) of the only IDs that may be tokenised.
 TOKENISABLE_STATUSES = ("valid", "upgraded")
+
+#: What a task id looks like (`analyses.tasks` draws 16 random bytes, in hex).
+TASK_ID = re.compile(r"[0-9a-f]{32}")
 
 _BLOCK = 64  # SHA-256's block size, in bytes.
 _KEY_LENGTH = 32
@@ -102,8 +140,16 @@ class Linkage:
     registry_datasets: str = "all"
 
     def sealed_columns(self, output: Output) -> tuple[str, ...]:
-        """The attribute columns that leave the node sealed: all but `match_on`."""
-        return tuple(c.name for c in output.by_role("attribute") if c.name not in self.match_on)
+        """The attribute columns that leave the node sealed: all but `match_on` (and the
+        side of a presence model, which the coordinator reads to join)."""
+        clear = set(self.match_on) | ({SIDE} if self.pattern == PRESENCE else set())
+        return tuple(c.name for c in output.by_role("attribute") if c.name not in clear)
+
+    @property
+    def resolves(self) -> bool:
+        """Whether the return opens cases through a resolve SQL (every pattern but
+        presence, whose return is kept for a later task)."""
+        return self.pattern != PRESENCE
 
     @property
     def shares_key(self) -> bool:
@@ -145,11 +191,44 @@ def read_linkage(table: Table, output: Output, levels: tuple[str, ...]) -> Linka
                           "remove match_on")
     if pattern == LOCAL and table.has("match_on") and match_on:
         raise table.error("match_on", "a local model joins nothing; remove match_on")
+    if pattern == PRESENCE:
+        side = next((c for c in output.columns if c.name == SIDE), None)
+        if side is None or side.role != "attribute" or side.type != "VARCHAR":
+            raise table.error("pattern", f"a {PRESENCE} model's output has a VARCHAR attribute "
+                              f"column {SIDE!r} holding {PROBE!r} or {PRESENT!r}")
     if pattern == REGISTRY_ATTRIBUTES and ("registry" not in levels
                                            or not set(levels) - {"registry"}):
         raise table.error("pattern", f"{REGISTRY_ATTRIBUTES} needs registry datasets and the "
                           "datasets of another level under [datasets]")
     return Linkage(pattern, match_on, registry_datasets)
+
+
+@dataclass(frozen=True)
+class BuildsOn:
+    """A model's ``[builds_on]``: the presence model whose return it reads, and the
+    parameter that names the earlier task."""
+
+    model: str
+    parameter: str
+
+    def prior(self, parameters: dict) -> str:
+        """The earlier task named in `parameters`, "" for none."""
+        return str(parameters.get(self.parameter) or "").strip()
+
+    def to_dict(self) -> dict[str, str]:
+        return {"model": self.model, "parameter": self.parameter}
+
+
+def read_builds_on(table: Table, parameters: dict) -> BuildsOn:
+    """Reads ``[builds_on]``; raises ManifestError naming the key that breaks a rule."""
+    model = table.string("model")
+    parameter = table.string("parameter")
+    table.finish()
+    param = parameters.get(parameter)
+    if param is None or param.type != "string" or param.default != "":
+        raise table.error("parameter", f"{parameter!r} must be a declared parameter of type "
+                          '"string" with default "" (the earlier task\'s id, empty for none)')
+    return BuildsOn(model, parameter)
 
 
 def missing_datasets(model, level: str, held) -> list[str]:

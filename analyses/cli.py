@@ -60,7 +60,8 @@ def list_(library_root: Path | None, as_json: bool) -> None:
          "title_zh": m.title_zh, "title_en": m.title_en, "digest": m.digest,
          "datasets": {level: list(names) for level, names in m.datasets.items()},
          "linkage": m.linkage.pattern if m.linkage else None,
-         "registry_datasets": m.linkage.registry_datasets if m.linkage else "all"}
+         "registry_datasets": m.linkage.registry_datasets if m.linkage else "all",
+         "builds_on": m.builds_on.model if m.builds_on else None}
         for m in library.models()
     ]
     if as_json:
@@ -77,6 +78,7 @@ def list_(library_root: Path | None, as_json: bool) -> None:
             f"{level}: {_any_of(level, r)}{', '.join(names)}"
             for level, names in r["datasets"].items())
         link = f"  [linkage: {r['linkage']}]" if r["linkage"] else ""
+        link += f"  [builds on {r['builds_on']}]" if r["builds_on"] else ""
         click.echo(f"{'':<{width}}  needs {needs}{link}")
 
 
@@ -122,10 +124,16 @@ def _describe(model: Model) -> str:
                      + (f", compared in clear: {', '.join(link.match_on)}" if link.match_on else "")
                      + (", registry datasets: any" if link.registry_datasets == "any" else ""))
         sealed = link.sealed_columns(model.output)
-        lines.append(f"  sealed on the way: {', '.join(sealed) or '(none)'}; cases open at the "
-                     "node that owns the records (fedaudit node cases)")
+        where = ("cases open at the node that owns the records (fedaudit node cases)"
+                 if link.resolves else "each node keeps its answer for the models that "
+                 "build on it")
+        lines.append(f"  sealed on the way: {', '.join(sealed) or '(none)'}; {where}")
         if link.shares_key:
             lines.append("  the task must name a key originator (task new --key-originator NODE)")
+    if model.builds_on is not None:
+        lines.append(f"builds on: {model.builds_on.model}: run it first, then name its task "
+                     f"id in {model.builds_on.parameter} (task new --param "
+                     f"{model.builds_on.parameter}=TASK_ID)")
     lines.append("steps:")
     lines += [f"  {i}. {step}" for i, step in enumerate(model.steps, 1)]
     lines.append("legal basis:")

@@ -49,6 +49,10 @@ default/min/max)::
     # pattern = "registry_attributes"  # or "cross_node"; see analyses._linkage
     # match_on = []                    # cross_node: attributes compared in clear
 
+    # [builds_on]                      # reads the return of an earlier presence task
+    # model = "assistance.enrolled_elsewhere"
+    # parameter = "enrolment_task"     # string parameter, default "", holding its task id
+
     [sql]                              # file names, relative to the model folder
     province = "province.sql"          # one per level listed under [datasets]
     combine = "combine.sql"            # required
@@ -102,7 +106,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from analyses._linkage import Linkage, names_key_table, read_linkage, uses_token_function
+from analyses._linkage import (
+    BuildsOn,
+    Linkage,
+    names_key_table,
+    read_builds_on,
+    read_linkage,
+    uses_token_function,
+)
 from analyses._output import Output, read_output
 from analyses._params import Parameter, bind, check_order, parameter_from_toml, parse_assignments
 from analyses._sql import select_columns, sql_parameters
@@ -153,6 +164,8 @@ class Model:
     digest: str
     #: The ``[linkage]`` table of a linkage model (analyses._linkage), else None.
     linkage: Linkage | None = None
+    #: The ``[builds_on]`` table of a model reading an earlier presence task's return.
+    builds_on: BuildsOn | None = None
 
     @property
     def area(self) -> str:
@@ -222,6 +235,7 @@ class Model:
                 "columns": [asdict(c) for c in self.output.columns],
             },
             "linkage": self.linkage.to_dict() if self.linkage else None,
+            "builds_on": self.builds_on.to_dict() if self.builds_on else None,
             "sql": dict(self.sql_files),
             "path": str(self.path),
         }
@@ -346,11 +360,20 @@ def load_model(path: Path | str) -> Model:
     linkage_table = top.table("linkage", required=False)
     linkage = (read_linkage(linkage_table, output, tuple(datasets))
                if linkage_table is not None else None)
+    builds_on_table = top.table("builds_on", required=False)
+    builds_on = (read_builds_on(builds_on_table, by_name)
+                 if builds_on_table is not None else None)
+    if builds_on is not None and linkage is not None:
+        raise builds_on_table.error("model", "a linkage model cannot build on another task; "
+                                    "remove [builds_on] or [linkage]")
     sql_table = top.table("sql")
     sql_files = _read_sql(sql_table, folder, tuple(datasets), output.kind)
-    if linkage is not None and "resolve" not in sql_files:
+    if linkage is not None and linkage.resolves and "resolve" not in sql_files:
         raise sql_table.error("resolve", "a linkage model needs a resolve SQL file that "
                               "re-identifies the returned tokens at the node")
+    if linkage is not None and not linkage.resolves and "resolve" in sql_files:
+        raise sql_table.error("resolve", f"a {linkage.pattern} model opens no cases; remove "
+                              "its resolve SQL")
     top.finish()
 
     parts = [("manifest.toml", manifest_bytes)]
@@ -376,9 +399,13 @@ def load_model(path: Path | str) -> Model:
         if names_key_table(sql[role]):
             raise sql_table.error(role, f"{name} names the task key table, which no model "
                                   "may read; compute tokens with fa_token(id, id_status)")
-        if uses_token_function(sql[role]) and (linkage is None or role == "combine"):
+        if uses_token_function(sql[role]) and (
+                (linkage is None and builds_on is None) or role == "combine"):
             raise sql_table.error(role, f"{name} calls fa_token, which only the node SQL and "
-                                  "resolve SQL of a model with [linkage] can use")
+                                  "resolve SQL of a model with [linkage] or [builds_on] can "
+                                  "use")
+    if builds_on is not None:
+        used.add(builds_on.parameter)  # read by the node, not by the SQL
     for table, param in zip(param_tables, parameters, strict=True):
         if param.name not in used:
             raise table.error("name", f"{param.name} is not used by any SQL file; use it as "
@@ -397,6 +424,7 @@ def load_model(path: Path | str) -> Model:
         sql=MappingProxyType(sql),
         node_sql=MappingProxyType(node_sql),
         linkage=linkage,
+        builds_on=builds_on,
         path=folder,
         digest=compute_digest(parts),
     )

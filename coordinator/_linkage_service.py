@@ -43,6 +43,33 @@ class LinkageDuties:
             raise CoordinatorError(f"{model.id} joins records of several nodes: target at "
                                    "least two", "INVALID_REQUEST")
 
+    def _check_prior(self, model, spec, targets: list[str]) -> None:
+        """A task that builds on an earlier presence task names one of that model that
+        finished here, and targets only nodes that processed its return (the nodes decide
+        again; this gives an early, clear error)."""
+        from analyses._linkage import TASK_ID
+        from analyses.tasks import TaskFileError, decode_parameters
+
+        try:
+            prior = model.builds_on.prior(decode_parameters(spec))
+        except TaskFileError as exc:
+            raise CoordinatorError(str(exc), "INVALID_REQUEST") from exc
+        if not prior:
+            return
+        name = model.builds_on.parameter
+        record = self.store.task(prior) if TASK_ID.fullmatch(prior) else None
+        if record is None or record.analysis_id != model.builds_on.model:
+            raise CoordinatorError(f"{name} = {prior!r} is not a {model.builds_on.model} task "
+                                   "of this coordinator; run that model first and name its "
+                                   "task id", "INVALID_REQUEST")
+        processed = {r.node_id for r in self.store.returns_of(prior) if r.state == "processed"}
+        lacking = [n for n in targets if n not in processed]
+        if lacking:
+            raise CoordinatorError(
+                f"{', '.join(lacking)} did not process the return of task {prior} (state "
+                f"{record.state}; see `fedaudit results verification {prior}`): wait until "
+                "they have, or leave them out of the targets", "INVALID_REQUEST")
+
     def _key_originator(self, task_id: str, signed: bytes) -> str:
         """The key originator of a linkage task, or "" for any other task (cached)."""
         if task_id not in self._originators:

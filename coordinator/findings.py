@@ -149,7 +149,8 @@ def _problem(model, analysis: Mapping) -> tuple[str, str, str]:
 def _status(key: str, model, verification: Mapping[str, str | Progress]
             ) -> tuple[str, Progress | None]:
     """The line's verification status and counts: given, else pending unless the result is
-    a known model's descriptive total (an aggregate that declares no problem type)."""
+    a known model's descriptive total (an aggregate that declares no problem type) or a
+    presence linkage (which opens no case: being present elsewhere is a fact)."""
     status = verification.get(key)
     progress = status if isinstance(status, Progress) else None
     if progress is not None:
@@ -158,7 +159,9 @@ def _status(key: str, model, verification: Mapping[str, str | Progress]
             raise ValueError(f"verification counts go with status verifying or verified, "
                              f"not {status!r}")
     if status is None:
-        descriptive = model is not None and model.kind == "aggregate" and not model.problem_types
+        descriptive = model is not None and (
+            (model.kind == "aggregate" and not model.problem_types)
+            or (model.linkage is not None and not model.linkage.resolves))
         status = "not_applicable" if descriptive else "pending"
     if status not in STATUSES:
         raise ValueError(f"verification status {status!r} is not one of "

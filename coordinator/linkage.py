@@ -11,6 +11,9 @@ task key: it sees tokens, set sizes and overlaps, nothing more (DESIGN §5). Two
 - `CROSS_NODE` (L2): a token matches when two or more different nodes submitted it; each
   node gets back its matched tokens and ``other_nodes``, how many other nodes hold the
   token (never which ones).
+- `PRESENCE` (L2, one-sided): a row whose ``side`` is ``probe`` matches when another node
+  submitted the token with side ``present``; each node gets back its matched probe tokens,
+  nothing else. Present rows are never returned.
 
 Safety by construction: every returned row is read from the receiving node's own
 partial, tagged with that node when it was read, and files are split by that tag, so a
@@ -30,7 +33,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analyses._linkage import CROSS_NODE, LOCAL, PATTERNS, REGISTRY_ATTRIBUTES
+from analyses._linkage import (
+    CROSS_NODE,
+    LOCAL,
+    PATTERNS,
+    PRESENCE,
+    PRESENT,
+    PROBE,
+    REGISTRY_ATTRIBUTES,
+    SIDE,
+)
 from coordinator.combine import DEFAULT_MEMORY_LIMIT, CombineError, first_line, spill_connection
 from coordinator.results import _PATH_ID, read_partial, replace_atomically
 from coordinator.store import StoreError
@@ -134,6 +146,21 @@ def _cross_node(con: duckdb.DuckDBPyConnection, names: list[str],
     return [TOKEN, *match_on, OTHER_NODES]
 
 
+def _presence(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """Builds table hits(_fa_node, token): each node's probe tokens that another node
+    submitted as present."""
+    con.execute(f"CREATE TEMP VIEW u AS {_union(list(enumerate(names)), [SIDE])}")
+    side = _quote(SIDE)
+    con.execute(f"CREATE TEMP TABLE present AS SELECT DISTINCT {_NODE}, {TOKEN} FROM u "
+                f"WHERE {side} = '{PRESENT}'")
+    con.execute(
+        f"CREATE TEMP TABLE hits AS SELECT DISTINCT p.{_NODE}, p.{TOKEN} FROM u p "
+        f"WHERE p.{side} = '{PROBE}' AND hash(p.{TOKEN}) IN (SELECT hash({TOKEN}) FROM present) "
+        f"AND EXISTS (SELECT 1 FROM present q WHERE q.{TOKEN} = p.{TOKEN} "
+        f"AND q.{_NODE} <> p.{_NODE})")
+    return [TOKEN]
+
+
 def _local(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
     """Builds table hits(_fa_node, token): each node's own tokens, nothing joined."""
     con.execute(f"CREATE TEMP TABLE hits AS {_union(list(enumerate(names)), [])}")
@@ -174,6 +201,16 @@ def _registry_attributes(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Ta
     return [TOKEN, *attributes]
 
 
+def _check_side(tables: dict[str, pa.Table]) -> None:
+    """Raises LinkageError unless every partial has a text side column."""
+    for node_id, table in tables.items():
+        field = table.schema.field(SIDE) if SIDE in table.column_names else None
+        if field is None or not (pa.types.is_string(field.type)
+                                 or pa.types.is_large_string(field.type)):
+            raise LinkageError(f"node {node_id}'s partial has no {SIDE} text column; a "
+                               f"{PRESENCE} model's node SQL must return one")
+
+
 def _write_return(con: duckdb.DuckDBPyConnection, index: int, columns: list[str],
                   path: Path) -> None:
     """Writes the hits of node `index` (and only those) as an Arrow IPC stream."""
@@ -208,7 +245,7 @@ def blind_join(
 ) -> JoinResult:
     """Joins the token partials of a linkage task and writes one return file per receiving node.
 
-    pattern is `REGISTRY_ATTRIBUTES` or `CROSS_NODE`; partials maps node id to its
+    pattern is one of `PATTERNS`; partials maps node id to its
     stored partial; levels maps node id to its roster level. Return files are written
     atomically as ``out_dir/<node_id>.arrows``; in the registry pattern only non-registry
     nodes receive one. In the cross_node pattern, `match_on` names partial columns that
@@ -237,6 +274,10 @@ def blind_join(
                 receivers = list(range(len(node_ids)))
             elif pattern == CROSS_NODE:
                 columns = _cross_node(con, names, tuple(match_on))
+                receivers = list(range(len(node_ids)))
+            elif pattern == PRESENCE:
+                _check_side(tables)
+                columns = _presence(con, names)
                 receivers = list(range(len(node_ids)))
             else:
                 columns = _registry_attributes(con, tables, levels, names)

@@ -111,6 +111,8 @@ class Coordinator(LinkageDuties):
         targets = self.resolve_targets(spec.targets)
         if model.linkage is not None and model.linkage.shares_key:
             self._check_linkage_targets(model, spec.key_originator, targets)
+        if model.builds_on is not None:
+            self._check_prior(model, spec, targets)
         from coordinator.store import DuplicateTask
 
         try:

@@ -404,12 +404,15 @@ def findings_of(table: pa.Table | None, provenance: Mapping, model, places,
                 summary: Mapping[str, Any] | None):
     """(findings, the table they were written from) of a result, with its verification.
 
-    Without a verification summary: `findings.build_findings` of the result table. With
-    one (a linkage result): the findings of `findings_table(summary)`, each line with its
+    Without a verification summary, or for a presence model (no cases):
+    `findings.build_findings` of the result table. With one (a linkage result): the
+    findings of `findings_table(summary)`, each line with its
     verification progress.
     """
     from coordinator.findings import build_findings
 
+    if model is not None and model.linkage is not None and not model.linkage.resolves:
+        summary = None  # a presence result opens no case: its table says it all
     if not summary:
         return build_findings(table, provenance, model, places), table
     shown = findings_table(summary)

@@ -72,16 +72,23 @@ def run_demo(directory: str | None, provinces: int, seed: int, keep: bool,
     kept = False
     try:
         federation.start()
+        task_ids: dict[str, str] = {}  # model id -> task id, for models that build on it
         for model in load_library().models():
             params = _parameters(model)
             if params is None:
                 _say(f"skipping {model.id}: it needs parameters the demo cannot choose")
                 continue
+            if model.builds_on is not None and model.builds_on.model in task_ids:
+                prior = task_ids[model.builds_on.model]
+                _say(f"{model.id} builds on task {prior[:8]} ({model.builds_on.model}): "
+                     "waiting for every province to keep its answer")
+                _wait_reports(federation, prior, lambda n: n["status"] != "not_reported")
+                params[model.builds_on.parameter] = prior
             ran = _run_model(federation, model, params)
             if ran is not None:
                 summary["tasks"].append(ran)
-        flagged = [t for t in summary["tasks"] if t["kind"] == "flags" and
-                   t["state"] != "failed"]
+                task_ids[model.id] = ran["task_id"]
+        flagged = [t for t in summary["tasks"] if t["opens_cases"] and t["state"] != "failed"]
         if flagged:
             _verification_round(federation, world.out / "truth", flagged)
         for task in summary["tasks"]:
@@ -125,6 +132,7 @@ def _run_model(federation: LocalFederation, model, params: dict) -> dict | None:
     return {
         "task_id": task_id, "analysis": model.id, "method_code": model.method_code,
         "title_zh": model.title_zh, "title_en": model.title_en, "kind": model.kind,
+        "opens_cases": model.linkage is not None and model.linkage.resolves,
         "state": final.state,
         "nodes": {n.node_id: n.refusal_code or n.state for n in final.nodes},
     }
@@ -183,18 +191,12 @@ def _verification_round(federation: LocalFederation, truth_dir: Path, tasks: lis
         _say(f"    {task['analysis']}: verified at every province")
 
 
-def _wait_reports(federation: LocalFederation, task_id: str, ready, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    with federation.client() as client:
-        while True:
-            nodes = client.verification(task_id)["nodes"]
-            if nodes and all(ready(n) for n in nodes):
-                return
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"task {task_id[:8]}: the provinces did not report "
-                                           f"their cases within {timeout:.0f} s; see the logs "
-                                           f"in {federation.logs}")
-            time.sleep(0.3)
+def _wait_reports(federation: LocalFederation, task_id: str, ready,
+                  timeout: float = 120) -> None:
+    try:
+        federation.wait_reported(task_id, timeout, ready)
+    except TimeoutError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _print_findings(summary: dict) -> None:

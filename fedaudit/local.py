@@ -171,6 +171,26 @@ class LocalFederation:
             task = add_signature(task, kit.party_id, kit.signing_key())
         return task
 
+    def wait_reported(self, task_id: str, timeout: float,
+                      ready: Callable[[dict], bool] = lambda n: n["status"] != "not_reported"
+                      ) -> dict:
+        """The task's verification summary once every node in it is `ready` (by default:
+        it reported on its return, so its cases are open or its answer is kept). Raises
+        TimeoutError naming the nodes still waiting after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                summary = client.verification(task_id)
+                nodes = summary.get("nodes") or []
+                if nodes and all(ready(n) for n in nodes):
+                    return summary
+                if time.monotonic() > deadline:
+                    waiting = [n["node_id"] for n in nodes if not ready(n)]
+                    raise TimeoutError(f"task {task_id[:8]}: no verification report within "
+                                       f"{timeout:.0f} s from {', '.join(waiting) or 'any node'}"
+                                       f"; see the node logs in {self.logs}")
+                time.sleep(0.3)
+
     def pids(self) -> list[int]:
         processes = [*self.nodes.values(), *([self.coordinator] if self.coordinator else [])]
         return [p.pid for p in processes if p.proc.poll() is None]

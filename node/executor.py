@@ -21,6 +21,7 @@ DuckDB's own message, which can contain values from the data, so keep it in the 
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -120,11 +121,14 @@ def execute(
     snapshots: Mapping[str, Path],
     policy: Policy,
     task_key: bytes | None = None,
+    returned: pa.Table | None = None,
 ) -> pa.Table:
     """Runs `model.node_sql[level]` over `snapshots` (dataset -> snapshot file) in the sandbox.
 
     A linkage model needs its task's key (`task_key`, 32 bytes): the sandbox then has the
-    ``fa_token(id, status)`` macro of `analyses._linkage`.
+    ``fa_token(id, status)`` macro of `analyses._linkage`. A model that builds on an
+    earlier presence task reads that task's key and its return (`returned`, the table
+    ``returned`` of the SQL; see `node.prior`); without them, a random key and no row.
 
     Returns a table of exactly `output_schema(model)`, helpers included: pass it to
     `node.disclosure.apply_disclosure`. Raises ExecutionError (see its codes) for a level
@@ -134,7 +138,7 @@ def execute(
     """
     schema = output_schema(model)
     batches = list(execute_batches(model, level, parameters, snapshots, policy,
-                                   task_key=task_key))
+                                   task_key=task_key, returned=returned))
     return pa.Table.from_batches(batches, schema=schema)
 
 
@@ -174,10 +178,15 @@ def execute_resolve(
         raise ExecutionError("OUTPUT_MISMATCH", f"{where} must return "
                              f"{', '.join(n for n, _ in RESOLVE_COLUMNS)} first, then detail "
                              f"columns; it returns {table.column_names}")
-    schema = pa.schema([pa.field(name, _arrow_type(model, kind)) for name, kind in RESOLVE_COLUMNS]
+    schema = pa.schema(list(resolve_schema(model, RESOLVE_COLUMNS))
                        + list(table.schema)[len(RESOLVE_COLUMNS):])
     return pa.Table.from_batches([_conform(where, b, schema) for b in table.to_batches()],
                                  schema=schema)
+
+
+def resolve_schema(model: Model, columns) -> pa.Schema:
+    """The Arrow schema of `columns` ((name, DuckDB type) pairs, e.g. RESOLVE_COLUMNS)."""
+    return pa.schema([pa.field(name, _arrow_type(model, kind)) for name, kind in columns])
 
 
 def execute_batches(
@@ -189,6 +198,7 @@ def execute_batches(
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     task_key: bytes | None = None,
+    returned: pa.Table | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Like `execute`, yielding record batches of `output_schema(model)` as DuckDB makes them.
 
@@ -207,9 +217,17 @@ def execute_batches(
     if model.linkage is not None and task_key is None:
         raise ExecutionError("BAD_MODEL", f"{model.id} is a linkage model; it runs only with "
                              "its task's key")
+    tables = None
+    if model.builds_on is not None:
+        # Without an earlier task's key and return the model sees this node's data alone.
+        task_key = task_key or secrets.token_bytes(32)
+        if returned is None:
+            returned = pa.table({"token": pa.array([], pa.string())})
+        tables = {RETURNED_TABLE: returned}
     schema = output_schema(model)
+    keyed = model.linkage is not None or model.builds_on is not None
     return _run(model, level, sql, values, needed, policy, schema, batch_rows,
-                task_key if model.linkage is not None else None, empty)
+                task_key if keyed else None, empty, tables)
 
 
 @contextmanager
@@ -267,10 +285,12 @@ def _run(
     batch_rows: int,
     task_key: bytes | None,
     empty: Sequence[str],
+    tables: Mapping[str, pa.Table] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The generator behind `execute_batches`: opens the sandbox, runs, checks, casts."""
     where = f"{model.id}@{model.version} ({level} SQL)"
-    with open_sandbox(snapshots, policy, task_key=task_key, empty=empty) as con, \
+    with open_sandbox(snapshots, policy, task_key=task_key, empty=empty,
+                      tables=tables) as con, \
             _Watchdog(con, policy.timeout_seconds) as dog:
         reader = None
         try:

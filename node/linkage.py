@@ -13,6 +13,8 @@ returns the node's matches, every returned token must be one of those real token
 foreign token (another node's, or a forged match on a dummy) makes the node refuse the
 whole return. Otherwise the attributes are opened, the model's resolve SQL re-identifies
 the tokens against the node's own snapshots and one case opens per token (`node.cases`).
+The return of a presence task opens no case: it is kept as ``<task_id>.returned`` for a
+later task that builds on it (`node.prior`).
 """
 
 from __future__ import annotations
@@ -205,6 +207,20 @@ class LinkageFolder:
     def real_tokens(self, task_id: str) -> pa.Array:
         return _tokens_of(self._file(task_id, ".tokens"))
 
+    def keep_return(self, task_id: str, returned: pa.Table) -> None:
+        """Keeps a presence task's returned tokens for the tasks that build on it."""
+        from certs import write_file
+
+        table = pa.table({"token": returned.column("token")})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as out:
+            out.write_table(table)
+        write_file(self._file(task_id, ".returned"), sink.getvalue().to_pybytes(), mode=0o600)
+
+    def returned(self, task_id: str) -> pa.Table:
+        """The tokens a processed presence task got back (a table of one token column)."""
+        return pa.table({"token": _tokens_of(self._file(task_id, ".returned"))})
+
     def processed(self, task_id: str) -> bool:
         """Whether the task's return was processed (its cases opened) already."""
         return self._file(task_id, ".return.json").exists()
@@ -270,6 +286,8 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
             check_own_tokens(returned, released_tokens(home, task_id))
             returned = returned.filter(pc.is_in(returned.column("token"), value_set=real))
         key = KeyStore(home.path).get(task_id, now=now)
+        if not model.linkage.resolves:
+            return _keep_presence(home, folder, task_id, model, returned, now)
         declared = output_schema(model)
         sealed = model.linkage.sealed_columns(model.output)
         opened = open_columns(returned, key, task_id,
@@ -292,3 +310,22 @@ def process_return(home, task_id: str, returned: pa.Table, *, now: float | None 
     folder.mark_processed(task_id, now)
     audit.append("return.processed", task_id=task_id, leads=leads, cases=cases)
     return cases
+
+
+def _keep_presence(home, folder: LinkageFolder, task_id: str, model, returned: pa.Table,
+                   now) -> int:
+    """Keeps a checked presence return and records it in the case store with no case, so
+    the verification report tells HQ how many of the node's probes were found elsewhere."""
+    from analyses._linkage import RESOLVE_COLUMNS
+    from node.cases import CaseStore
+    from node.executor import resolve_schema
+
+    matched = pc.count_distinct(returned.column("token")).as_py() if returned.num_rows else 0
+    folder.keep_return(task_id, returned)
+    no_lines = resolve_schema(model, RESOLVE_COLUMNS).empty_table()
+    with CaseStore.at_home(home) as store:
+        store.open_cases(task_id, model.id, f"{model.title_zh} ({model.title_en})", no_lines,
+                         now=now, leads=matched, audit_log=home.audit_log())
+    folder.mark_processed(task_id, now)
+    home.audit_log().append("return.processed", task_id=task_id, leads=matched, cases=0)
+    return 0

@@ -3,10 +3,14 @@ the decision before it takes effect."""
 
 from __future__ import annotations
 
-from analyses.tasks import TaskFileError, load_task
+import logging
+
+from analyses.tasks import TaskFileError, decode_parameters, load_task
 from node.errors import NodeError, Refusal
 from node.home import NodeHome
 from node.verify import Accepted, NodeIdentity, verify_task
+
+log = logging.getLogger("fedaudit.node")
 
 
 def identity(home: NodeHome) -> NodeIdentity:
@@ -128,6 +132,10 @@ class Runner:
         self.audit.append("task.received", task_id=task_id)
 
         def get_key(spec, model) -> None:
+            if model.builds_on is not None:
+                from node.prior import prior_inputs
+
+                prior_inputs(self.home, model, decode_parameters(spec))
             if model.linkage is not None:
                 obtain_task_key(self.home, spec, key_envelope, publish_keys,
                                 shared=model.linkage.shares_key)
@@ -161,6 +169,7 @@ class Runner:
         from node.disclosure import apply_disclosure
         from node.executor import execute
         from node.linkage import LinkageFolder, seal_columns
+        from node.prior import prior_inputs
         from node.taskkeys import KeyStore
 
         task_id = accepted.spec.task_id
@@ -168,10 +177,12 @@ class Runner:
         model = accepted.model
         try:
             key = KeyStore(self.home.path).get(task_id) if model.linkage else None
+            prior_key, returned = (prior_inputs(self.home, model, accepted.parameters)
+                                   if model.builds_on is not None else (None, None))
             snapshots = current_snapshots(self.home, held_datasets(self.home, model))
             table = execute(model, self.kit.level, accepted.parameters,
                             {name: path for name, (_, path) in snapshots.items()}, self.policy,
-                            task_key=key)
+                            task_key=key or prior_key, returned=returned)
             disclosed = apply_disclosure(model, table, rules)
             released = disclosed.table
             if key is not None:
@@ -183,6 +194,12 @@ class Runner:
             # Only the public sentence goes to HQ: a database message can quote data.
             self.fail(task_id, getattr(exc, "public", None) or str(exc),
                       detail=getattr(exc, "detail", None) or str(exc))
+            return
+        except Exception as exc:  # a fault of ours: the task fails, the node goes on
+            log.exception("task failed on an internal error", extra={"task_id": task_id})
+            self.fail(task_id, "the node failed on an internal error while running the task; "
+                      "its operator finds the details in the node's log",
+                      detail=f"{type(exc).__name__}: {exc}")
             return
         held = rules.release_mode(accepted.model.kind) == "manual"
         self.audit.append("task.disclosure", task_id=task_id,

@@ -30,6 +30,7 @@ REFUSAL_CODES = {
     "BAD_PARAMETERS": "the parameters do not satisfy the analysis' declaration",
     "MISSING_DATASET": "a dataset the analysis needs has not been ingested at this node",
     "KEY_UNAVAILABLE": "a linkage task whose key this node cannot draw, open or trust",
+    "PRIOR_UNAVAILABLE": "the task builds on an earlier task whose return this node lacks",
 }
 
 

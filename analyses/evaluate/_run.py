@@ -49,14 +49,19 @@ def model_parameters(model: Model, as_of: dt.date) -> dict[str, object] | None:
 
 
 def _select(models: list[Model], wanted: Sequence[str] | None) -> list[Model]:
-    if not wanted:
-        return models
+    """The models to run, in order; a model that builds on another comes after it (the
+    other is added when not wanted itself)."""
     known = {m.id: m for m in models}
-    unknown = [w for w in wanted if w not in known]
+    unknown = [w for w in wanted or () if w not in known]
     if unknown:
         raise EvaluateError(f"no model {unknown[0]!r} in the library; the models are "
                             f"{', '.join(sorted(known))} (see `fedaudit analyses list`)")
-    return [known[w] for w in dict.fromkeys(wanted)]
+    ordered: dict[str, Model] = {}
+    for model in (known[w] for w in dict.fromkeys(wanted)) if wanted else models:
+        if model.builds_on is not None and model.builds_on.model in known:
+            ordered.setdefault(model.builds_on.model, known[model.builds_on.model])
+        ordered.setdefault(model.id, model)
+    return list(ordered.values())
 
 
 def _work_folder(work: Path | None) -> Path:
@@ -115,10 +120,11 @@ def evaluate_federation(federation_dir: Path, *, work: Path | None = None,
             progress(f"ingested {federation.ingest(node_id, files):,} rows at {node_id}")
         try:
             federation.start()
+            ran: dict[str, str] = {}  # model id -> task id, for the models that build on it
             for model in models:
                 entries.append(_run_model(federation, model, as_of, federation_dir / "truth",
                                           library, progress, task_timeout,
-                                          verification_timeout))
+                                          verification_timeout, ran))
         except RuntimeError as exc:  # a process did not start: keep its log
             keep = True
             raise EvaluateError(f"{exc}\n(the work folder {root} is kept for its logs)") from None
@@ -151,21 +157,6 @@ def _wait_final(client, task_id: str, timeout: float, progress: Progress):
         time.sleep(0.3)
 
 
-def _wait_reported(client, task_id: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        summary = client.verification(task_id)
-        nodes = summary.get("nodes") or []
-        if nodes and all(n["status"] != "not_reported" for n in nodes):
-            return summary
-        if time.monotonic() > deadline:
-            waiting = [n["node_id"] for n in nodes if n["status"] == "not_reported"]
-            raise TimeoutError(f"no verification report within {timeout:.0f} s from "
-                               f"{', '.join(waiting) or 'any node'}; see the node logs (keep "
-                               "them with --work DIR)")
-        time.sleep(0.3)
-
-
 def _flagged(federation, task_id: str, key: str) -> set[Subject]:
     from node.cases import CASES_FILE, CaseStore
 
@@ -181,10 +172,13 @@ def _flagged(federation, task_id: str, key: str) -> set[Subject]:
 
 def _run_model(federation, model: Model, as_of: dt.date, truth_dir: Path,
                library: list[Model], progress: Progress, task_timeout: float,
-               verification_timeout: float) -> dict[str, Any]:
+               verification_timeout: float, ran: dict[str, str]) -> dict[str, Any]:
     """Runs one model and measures it. The dict has id, method_code, kind, title_en,
     state, seconds, check (a word), recall, precision, anomalies, found, flagged,
-    lookalikes, lookalikes_flagged, totals (aggregates), truth, reasons, notes, ok."""
+    lookalikes, lookalikes_flagged, totals (aggregates), truth, reasons, notes, ok.
+
+    `ran` maps the models run so far to their task ids; a model that builds on one of them
+    names that task (once every node processed its return)."""
     entry: dict[str, Any] = {
         "id": model.id, "method_code": model.method_code, "kind": model.kind,
         "title_en": model.title_en, "state": None, "seconds": None, "check": "",
@@ -198,6 +192,10 @@ def _run_model(federation, model: Model, as_of: dt.date, truth_dir: Path,
         return entry
     from coordinator.errors import CoordinatorError
 
+    prior = ran.get(model.builds_on.model) if model.builds_on is not None else None
+    if prior is not None:
+        params[model.builds_on.parameter] = prior
+        entry["notes"].append(f"builds on task {prior[:8]} ({model.builds_on.model})")
     task = federation.signed_task(model, params, purpose=f"evaluate: {model.title_en}")
     task_id = task.spec.task_id
     progress(f"{model.id} {model.title_zh}: task {task_id[:8]} signed and submitted")
@@ -207,6 +205,8 @@ def _run_model(federation, model: Model, as_of: dt.date, truth_dir: Path,
         entry["seconds"] = round(time.monotonic() - started, 1)
 
     try:
+        if prior is not None:
+            federation.wait_reported(prior, verification_timeout)
         with federation.client() as client:
             client.submit(task)
             status = _wait_final(client, task_id, task_timeout, progress)
@@ -215,6 +215,7 @@ def _run_model(federation, model: Model, as_of: dt.date, truth_dir: Path,
                                for n in status.nodes if n.state != "done"]
             if status.state == "failed":
                 raise RuntimeError(f"the task failed: {status.message or 'see the notes'}")
+            ran[model.id] = task_id
             if model.kind == "flags":
                 _measure_flags(entry, federation, client, model, task_id, truth_dir, library,
                                verification_timeout, clock)
@@ -241,8 +242,14 @@ def _measure_flags(entry: dict, federation, client, model: Model, task_id: str,
         entry.update(check="not measured")
         entry["notes"].append("it has no [linkage], so no node opens cases to count")
         return
-    _wait_reported(client, task_id, timeout)
+    summary = federation.wait_reported(task_id, timeout)
     clock()
+    if not model.linkage.resolves:
+        found = sum(n.get("leads") or 0 for n in summary.get("nodes") or ())
+        entry.update(check="not measured")
+        entry["notes"].append(f"a {model.linkage.pattern} model opens no cases: the nodes kept "
+                              f"{found} answers for the models that build on it")
+        return
     path = truth_path(truth_dir, model.method_code)
     if path is None:
         entry.update(check="no truth")

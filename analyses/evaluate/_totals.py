@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from analyses._linkage import RETURNED_TABLE, install_token_function
 from analyses._sql import sql_parameters
 from analyses.evaluate._truth import EvaluateError
 from analyses.manifest import Model
@@ -38,6 +40,11 @@ def union_result(model: Model, level: str, snapshots: Sequence[Mapping[str, Path
                 con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
                 parts.append(f'SELECT * FROM {alias}.main."{dataset}"')
             con.execute(f'CREATE TEMP VIEW "{dataset}" AS ' + " UNION ALL BY NAME ".join(parts))
+        if model.builds_on is not None:
+            # All data in one place: the enrolments of every node are local, nothing is
+            # returned, and any key gives the same answer.
+            install_token_function(con, secrets.token_bytes(32))
+            con.execute(f"CREATE TEMP TABLE {RETURNED_TABLE} (token VARCHAR)")
         sql = model.sql[level]
         names = sql_parameters(sql, lambda m: EvaluateError(f"{model.id} {level} SQL {m}"))
         return con.sql(sql, params={n: parameters[n] for n in names}).to_arrow_table()

@@ -11,7 +11,7 @@ from analyses import ManifestError, load_model
 from analyses._toml import display_path
 from analyses.datasets import load_standard
 from analyses.manifest import NODE_LEVELS
-from tests.model_support import edit
+from tests.model_support import copy_into, edit
 
 M, P = "manifest.toml", "province.sql"
 PERIOD_START = 'name = "period_start"\ntype = "month"'
@@ -230,3 +230,30 @@ def test_helpers_follow_the_declared_order_of_dominance_measures(model_dir):
         ("amount__top1", "DECIMAL(38,2)"), ("amount__top2", "DECIMAL(38,2)")]
     assert [c.name for c in output.node_columns] == [*output.names,
                                                     *(c.name for c in output.helpers)]
+
+
+@pytest.mark.parametrize("old, new, key, fragment", [
+    ('name = "enrolment_task"\ntype = "string"\ndefault = ""',
+     'name = "enrolment_task"\ntype = "string"\ndefault = "x"', "parameter", 'default ""'),
+    ('parameter = "enrolment_task"', 'parameter = "no_such"', "parameter",
+     "must be a declared parameter"),
+    ('model = "assistance.enrolled_elsewhere"\n', 'model = "assistance.enrolled_elsewhere"\n'
+     'colour = "red"\n', "colour", "not a known key"),
+])
+def test_builds_on_rules_name_their_key(tmp_path, old, new, key, fragment):
+    copy_into(tmp_path, "assistance.not_enrolled")
+    folder = tmp_path / "assistance" / "not_enrolled"
+    edit(folder / M, old, new)
+    with pytest.raises(ManifestError) as caught:
+        load_model(folder)
+    assert key in str(caught.value) and fragment in str(caught.value)
+
+
+def test_a_model_building_on_another_reads_its_table():
+    model = load_model(Path(__file__).resolve().parents[2]
+                       / "analyses/models/assistance/not_enrolled")
+    assert (model.builds_on.model, model.builds_on.parameter) == (
+        "assistance.enrolled_elsewhere", "enrolment_task")
+    assert model.builds_on.prior({"enrolment_task": " abc "}) == "abc"
+    assert model.to_dict()["builds_on"] == {"model": "assistance.enrolled_elsewhere",
+                                            "parameter": "enrolment_task"}

@@ -224,3 +224,43 @@ def test_the_report_of_a_linkage_result_shows_verification(run, tmp_path):
     assert "50.0% (2/" in html
     for province in ("广东省", "山东省", "河南省"):
         assert province in html
+
+
+def test_a_task_built_on_a_presence_task_is_checked_at_hq_and_at_each_node(run, tmp_path):
+    """SA-03 names an earlier assistance.enrolled_elsewhere task: HQ refuses a task id of
+    another model at submission; a province whose assistance roll changed since the earlier
+    task refuses (PRIOR_UNAVAILABLE, naming the dataset), the others answer."""
+    import datetime as dt
+
+    from coordinator.errors import CoordinatorError
+
+    federation, world, tasks = run
+    library = load_library()
+    sa03 = library.get("assistance.not_enrolled")
+    as_of = dt.date(2025, 12, 31)
+    with federation.client() as client:
+        wrong = federation.signed_task(sa03, {"as_of": as_of, "enrolment_task":
+                                              tasks["pension.paid_after_death"]})
+        with pytest.raises(CoordinatorError, match="is not a assistance.enrolled_elsewhere"):
+            client.submit(wrong)
+        presence = federation.signed_task(library.get("assistance.enrolled_elsewhere"))
+        client.submit(presence)
+        wait_reported(client, presence.spec.task_id)
+        lines = (world.out / "gd" / "assistance_member.csv").read_text(encoding="utf-8")
+        changed = tmp_path / "assistance_member.csv"
+        changed.write_text("".join(lines.splitlines(keepends=True)[:-1]), encoding="utf-8")
+        federation.ingest("gd", [changed])
+        task = federation.signed_task(sa03, {"as_of": as_of,
+                                             "enrolment_task": presence.spec.task_id})
+        client.submit(task)
+        deadline = time.monotonic() + 120
+        while (status := client.get(task.spec.task_id)).state == "running":
+            assert time.monotonic() < deadline, "the SA-03 task did not finish"
+            time.sleep(0.3)
+    nodes = {n.node_id: (n.state, n.refusal_code) for n in status.nodes}
+    assert nodes.pop("gd") == ("refused", "PRIOR_UNAVAILABLE")
+    assert set(nodes.values()) == {("done", "")}, nodes
+    log = NodeHome.open(federation.home("gd")).audit_log()
+    refusal = [e for e in log.entries() if e.get("event") == "task.refused"
+               and e.get("task_id") == task.spec.task_id]
+    assert refusal and "assistance_member was ingested again" in refusal[-1]["reason"]

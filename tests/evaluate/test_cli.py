@@ -122,3 +122,24 @@ def test_an_anomaly_the_model_misses_fails_the_evaluation(world, tmp_path):
     assert entry["recall"] == round(anomalies / (anomalies + 1), 4)
     assert (entry["precision"], entry["lookalikes_flagged"], entry["ok"]) == (1.0, 0, False)
     assert entry["state"] == "complete" and isinstance(entry["seconds"], float)
+
+
+@pytest.mark.slow
+def test_an_aggregate_built_on_a_presence_task_equals_the_union(world):
+    """SA-03 counts a recipient enrolled only in another province as enrolled: evaluate runs
+    assistance.enrolled_elsewhere first (added although not asked for), names its task in
+    enrolment_task, and the released cells equal the same SQL over the union of the data."""
+    with open(world / "truth" / "SA-03.csv", encoding="utf-8") as handle:
+        elsewhere = sum(int(r["persons"]) for r in csv.DictReader(handle)
+                        if r["reason"] == "ENROLLED_ELSEWHERE")
+    assert elsewhere >= 1, "the federation should plant recipients enrolled elsewhere"
+    result = evaluate("--federation", world, "--models", "assistance.not_enrolled", "--json")
+    assert result.exit_code == 0, result.output
+    presence, aggregate = json.loads(result.stdout)["models"]
+    assert presence["id"] == "assistance.enrolled_elsewhere"
+    assert presence["state"] == "complete" and presence["check"] == "not measured"
+    assert aggregate["id"] == "assistance.not_enrolled" and aggregate["state"] == "complete"
+    assert aggregate["check"] in ("equal", "lower bound"), aggregate
+    assert any(n.startswith("builds on task") for n in aggregate["notes"])
+    released = [t for t in aggregate["totals"] if t["column"] == "not_enrolled"]
+    assert released and all(t.get("released_equal", t["equal"]) for t in released), released

@@ -217,3 +217,34 @@ def test_local_returns_each_node_its_whole_own_set_and_matches_nothing(tmp_path)
     assert sorted(read(result.returns["gd"]).column("token").to_pylist()) == ["d1", "t1", "t2"]
     assert sorted(read(result.returns["gx"]).column("token").to_pylist()) == ["t1", "t3"]
     assert summary_of(result) == {"gd": ("province", 3, None), "gx": ("province", 2, None)}
+
+
+def sided(*rows: tuple[str, str]) -> pa.Table:
+    return pa.table({"token": pa.array([t for t, _ in rows], pa.string()),
+                     "side": pa.array([s for _, s in rows], pa.string())})
+
+
+def test_presence_returns_probes_another_node_holds_as_present(tmp_path):
+    partials = {
+        # p1 is present at gx: it comes back to gd. p2 is a probe at gx too, present nowhere.
+        "gd": write_partial(tmp_path, "gd", sided(("p1", "probe"), ("p2", "probe"),
+                                                  ("e1", "present"), ("d-gd", "probe"))),
+        # e1 is a probe here and present at gd; p3 is present only here, at the same node.
+        "gx": write_partial(tmp_path, "gx", sided(("p1", "present"), ("p2", "probe"),
+                                                  ("e1", "probe"), ("p3", "probe"),
+                                                  ("p3", "present"))),
+        "hn": write_partial(tmp_path, "hn", sided(("e1", "present"), ("d-hn", "present"))),
+    }
+    levels = dict.fromkeys(partials, "province")
+    result = blind_join("presence", partials, levels, tmp_path / "returns")
+    got = {node: read(path).to_pylist() for node, path in result.returns.items()}
+    assert got == {"gd": [{"token": "p1"}], "gx": [{"token": "e1"}], "hn": []}
+    assert summary_of(result) == {"gd": ("province", 4, 1), "gx": ("province", 5, 1),
+                                  "hn": ("province", 2, 0)}
+
+
+def test_presence_needs_a_side_column(tmp_path):
+    partials = {"gd": write_partial(tmp_path, "gd", tokens("t1")),
+                "gx": write_partial(tmp_path, "gx", tokens("t1"))}
+    with pytest.raises(LinkageError, match="side"):
+        blind_join("presence", partials, dict.fromkeys(partials, "province"), tmp_path / "r")

@@ -2,17 +2,19 @@
 
 Each province's CSVs are ingested into a node data directory and the model runs as a node
 runs it (`node.executor.execute` on the catalog's snapshots, then the disclosure engine);
-the partials are combined with the model's combine SQL. The county-level counts must equal
-the planted anomalies (NOT_ENROLLED) plus the persons enrolled only in another province
-(ENROLLED_ELSEWHERE, which a province-only aggregate cannot see, as the manifest says); the
-STUDENT look-alikes must not be counted; the target persons must equal an independent count
-written in Python.
+the partials are combined with the model's combine SQL. Run alone, the county-level counts
+must equal the planted anomalies (NOT_ENROLLED) plus the persons enrolled only in another
+province (ENROLLED_ELSEWHERE, which a province alone cannot see, as the manifest says); run
+after assistance.enrolled_elsewhere (its partials joined by the coordinator's blind join),
+they must equal the planted anomalies alone. The STUDENT look-alikes must not be counted;
+the target persons must equal an independent count written in Python.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import secrets
 from pathlib import Path
 
 import duckdb
@@ -21,6 +23,7 @@ import pytest
 
 from analyses import load_model
 from analyses.synth import generate_federation
+from coordinator.linkage import blind_join
 from node.catalog import Catalog
 from node.disclosure import MARKER_COLUMN, PRIMARY, apply_disclosure
 from node.executor import execute
@@ -29,6 +32,7 @@ from node.policy import Policy
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = load_model(REPO / "analyses/models/assistance/not_enrolled")
+PRESENCE = load_model(REPO / "analyses/models/assistance/enrolled_elsewhere")
 DATASETS = ("assistance_member", "insured_person")
 PENSIONS = {"110", "120", "170"}
 #: Two provinces, so that some recipients are enrolled only in the other one.
@@ -54,10 +58,33 @@ def federation(tmp_path_factory) -> dict:
     return {"out": out, "nodes": nodes, "snapshots": snapshots, "as_of": as_of}
 
 
-def run(fed: dict, node: str, **params) -> pa.Table:
-    """The model's declared output at one node, before disclosure."""
+def run(fed: dict, node: str, key: bytes | None = None, returned: pa.Table | None = None,
+        **params) -> pa.Table:
+    """The model's declared output at one node, before disclosure; with an earlier
+    enrolled_elsewhere task's key and the node's return of it, when given."""
     return execute(MODEL, "province", {"as_of": fed["as_of"], **params},
-                   fed["snapshots"][node], Policy())
+                   fed["snapshots"][node], Policy(), task_key=key, returned=returned)
+
+
+def presence_returns(fed: dict, tmp_path: Path) -> tuple[bytes, dict[str, pa.Table]]:
+    """Runs assistance.enrolled_elsewhere at every node under one task key and joins the
+    outputs with the coordinator's blind join: (key, each node's return)."""
+    key = secrets.token_bytes(32)
+    partials = {}
+    for node in fed["nodes"]:
+        table = execute(PRESENCE, "province", {}, fed["snapshots"][node], Policy(),
+                        task_key=key)
+        partials[node] = tmp_path / f"{node}.arrows"
+        with pa.OSFile(str(partials[node]), "wb") as sink, \
+                pa.ipc.new_stream(sink, table.schema) as out:
+            out.write_table(table)
+    joined = blind_join("presence", partials, dict.fromkeys(fed["nodes"], "province"),
+                        tmp_path / "returns")
+    returns = {}
+    for node, path in joined.returns.items():
+        with pa.ipc.open_stream(path.read_bytes()) as reader:
+            returns[node] = reader.read_all()
+    return key, returns
 
 
 def combine(partials: dict[str, pa.Table]) -> list[dict]:
@@ -124,6 +151,19 @@ def test_counts_the_planted_cases_per_county(federation):
           f"another province), recall {recall:.2f}, precision {precision:.2f}")
     assert planted >= 6
     assert elsewhere >= 1, "the federation should plant ENROLLED_ELSEWHERE look-alikes"
+
+
+def test_after_the_presence_task_only_the_planted_cases_count(federation, tmp_path):
+    expected = truth(federation)
+    key, returns = presence_returns(federation, tmp_path)
+    elsewhere = sum(v for (_, _, reason), v in expected.items() if reason == "ENROLLED_ELSEWHERE")
+    assert sum(t.num_rows for t in returns.values()) >= elsewhere >= 1
+    for node in federation["nodes"]:
+        counties = totals(run(federation, node, key, returns[node], region_level="county"))
+        for county, (_, not_enrolled) in counties.items():
+            assert not_enrolled == expected.get((node, county, "NOT_ENROLLED"), 0), (node, county)
+        alone = totals(run(federation, node, region_level="county"))
+        assert {c: v[0] for c, v in alone.items()} == {c: v[0] for c, v in counties.items()}
 
 
 def test_students_are_left_out(federation):

@@ -1,10 +1,13 @@
 -- assistance.not_enrolled at a province node: active assistance recipients of the target age
 -- band, students left out, and those of them with no basic pension enrolment (110/120/170)
--- at this node, per region and programme plus a per-region total over the programmes.
--- ID numbers are only joined, grouped and counted, never selected.
+-- at this node nor, when the task names an earlier assistance.enrolled_elsewhere task, at
+-- any other node (its return: the table returned, tokens under that task's key), per region
+-- and programme plus a per-region total over the programmes. ID numbers are only joined,
+-- grouped and counted, never selected.
 WITH member AS (
     SELECT
         id_no,
+        id_status,
         program,
         relation,
         rpad(left(admdvs, CASE $region_level WHEN 'province' THEN 2 WHEN 'city' THEN 4
@@ -24,7 +27,7 @@ student AS (
     SELECT DISTINCT id_no FROM in_band WHERE relation = '03' AND age <= $student_max_age
 ),
 target AS (
-    SELECT DISTINCT region, program, id_no
+    SELECT DISTINCT region, program, id_no, id_status
     FROM in_band
     WHERE NOT EXISTS (SELECT 1 FROM student s WHERE s.id_no = in_band.id_no)
 ),
@@ -35,6 +38,8 @@ flagged AS (
         t.id_no,
         NOT EXISTS (SELECT 1 FROM insured_person i
                     WHERE i.id_no = t.id_no AND i.scheme_code IN ('110', '120', '170'))
+        AND NOT EXISTS (SELECT 1 FROM returned r
+                        WHERE r.token = fa_token(t.id_no, t.id_status))
             AS not_enrolled
     FROM target t
 )
