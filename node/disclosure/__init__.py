@@ -51,9 +51,10 @@ rows refuse the whole output: the engine refuses rather than truncates.
 **Tokens and flags.** Only the token and attribute columns leave. A ``tokens`` output is
 de-duplicated; both kinds are padded with random dummy tokens of the real tokens' format
 (64 hex characters by default) to the next multiple of ``token_bucket`` (at least one
-bucket), dummy attributes NULL, rows sorted by token. The summary's ``public`` part has the
-padded size and the bucket; the exact counts sit under ``local``, which the caller keeps
-in the node's log and strips (`Disclosed.public_summary`) before anything leaves.
+bucket), each dummy's attributes copied from a random real row, rows sorted by token. The
+summary's ``public`` part has the padded size and the bucket; the exact counts sit under
+``local``, which the caller keeps in the node's log and strips
+(`Disclosed.public_summary`) before anything leaves.
 """
 
 from node.disclosure._aggregate import MARKER_COLUMN, PRIMARY, SECONDARY, helper_columns
