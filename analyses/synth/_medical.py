@@ -222,17 +222,20 @@ def _split_amounts(s: Stay) -> None:
 
 def finalise_costs(ctx: Ctx, persons: list[Person]) -> None:
     """Scales inpatient costs so each hospital-year has exactly its target mean, then
-    splits every settlement's amounts (call once all stays, planted ones too, exist)."""
+    splits every settlement's amounts (call once all stays, planted ones too, exist).
+    Only the settlements of this node are touched: persons of earlier provinces (guests)
+    may be passed for the stays they have here; their stays elsewhere were finalised
+    when their own province was."""
     groups: dict[tuple[str, int], list[Stay]] = defaultdict(list)
     targets = {}
-    for p in persons:
-        for s in p.stays:
-            if _is_admission(s):
-                key = (s.institution.code, int(s.setl_time[:4]))
-                groups[key].append(s)
-                h = s.institution
-                targets[key] = LEVELS[h.level][1] * h.cost_factor * (
-                    OUTLIER_COST if h.outlier else 1.0)
+    ours = [s for p in persons for s in p.stays if s.node == ctx.node]
+    for s in ours:
+        if _is_admission(s):
+            key = (s.institution.code, int(s.setl_time[:4]))
+            groups[key].append(s)
+            h = s.institution
+            targets[key] = LEVELS[h.level][1] * h.cost_factor * (
+                OUTLIER_COST if h.outlier else 1.0)
     for key, stays in groups.items():
         mean = sum(s.total for s in stays) / len(stays)
         factor = targets[key] / mean
@@ -240,6 +243,5 @@ def finalise_costs(ctx: Ctx, persons: list[Person]) -> None:
             s.total = max(10_000, round(s.total * factor))
         # Put the rounding remainder on the first stay so the mean is exact to the fen.
         stays[0].total += round(targets[key] * len(stays)) - sum(s.total for s in stays)
-    for p in persons:
-        for s in p.stays:
-            _split_amounts(s)
+    for s in ours:
+        _split_amounts(s)

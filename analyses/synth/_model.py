@@ -15,7 +15,7 @@ from analyses.synth._calendar import age_on
 
 __all__ = [
     "Case", "Contrib", "Employer", "Enrolment", "Hospital", "Member", "Payroll", "Pension",
-    "Person", "Stay", "UISpell",
+    "Person", "Stay", "StayElsewhere", "UISpell",
 ]
 
 
@@ -178,6 +178,18 @@ class Stay:
 
 
 @dataclass(slots=True, eq=False)
+class StayElsewhere:
+    """An inpatient stay that a later node must settle for a person of an earlier one,
+    beside the stay `home` at the person's own node (MED-02b)."""
+
+    node: str
+    begin: dt.date
+    home: Stay
+    label: str
+    reason: str
+
+
+@dataclass(slots=True, eq=False)
 class Member:
     """One person's place in an assistance case."""
 
@@ -259,6 +271,8 @@ class Person:
     ui: list[UISpell] = field(default_factory=list)
     payroll: list[Payroll] = field(default_factory=list)
     stays: list[Stay] = field(default_factory=list)
+    #: Inpatient stays later nodes settle for this person (planted MED-02b cases).
+    elsewhere: list[StayElsewhere] = field(default_factory=list)
 
     def psn_at(self, node: str) -> str:
         """The person's number (个人编号) at a node: pool and serial at home, else a

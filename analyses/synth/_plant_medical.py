@@ -1,5 +1,5 @@
-"""Planted medical cases and look-alikes: MED-01, MED-02 and MED-04 (MED-08's outliers are
-institutions, flagged when they are created)."""
+"""Planted medical cases and look-alikes: MED-01, MED-02 (within a province and across two)
+and MED-04 (MED-08's outliers are institutions, flagged when they are created)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import datetime as dt
 
 from analyses.synth._context import Ctx
 from analyses.synth._medical import LEVELS, busiest, inpatient, new_stay, ordinary
-from analyses.synth._model import Person
+from analyses.synth._model import Hospital, Person, StayElsewhere
 from analyses.synth._plant_pension import Pool, count, pick
 from analyses.synth._streams import build_streams
 
-__all__ = ["plant_medical"]
+__all__ = ["plant_cross_province_stays", "plant_medical"]
 
 #: Readmission diagnoses in the same ICD-10 category as the first stay (MED-04).
 _SAME_CATEGORY = {"I63.9": "I63.8", "J18.9": "J18.0", "K80.2": "K80.1", "E11.9": "E11.6",
@@ -137,3 +137,65 @@ def _med04(ctx: Ctx) -> None:
                           a.institution, diag=_OTHER_CATEGORY[diag])
             ctx.plant("MED-04", "lookalike", "DIFFERENT_DIAGNOSIS", person=p, pairs=[(a, b)])
 
+
+def plant_cross_province_stays(ctx: Ctx) -> None:
+    """Plants MED-02b: home stays overlapping a stay in a later province's hospital, and
+    the stays that earlier provinces' persons have in this province's hospitals.
+
+    Runs after every other step that draws persons (background care, registries, bad
+    IDs) and before costs are finalised, so that the other models' planted cases and the
+    background stay as they were; the planted persons have a valid ID and no other
+    inpatient stay. Their truth rows (one per province) are recorded where the second
+    stay is made, once both exist.
+    """
+    w = ctx.window
+    if (w.end - w.start).days < 200:
+        return
+    _settle_guests(ctx)
+    if ctx.later:
+        _send_patients(ctx)
+
+
+def _no_inpatient_stay(p: Person) -> bool:
+    return not any(s.med_type in ("21", "22", "52") for s in p.stays)
+
+
+def _wards(ctx: Ctx) -> list[Hospital]:
+    """The hospitals that receive planted MED-02 stays: ordinary ones above level 1."""
+    return [h for h in ordinary(ctx) if h.level != "1"]
+
+
+def _send_patients(ctx: Ctx) -> None:
+    """Home persons with a stay here and a stay in a later province: at least three with
+    shared nights (CROSS_PROVINCE) and one transferred on the day of discharge
+    (CROSS_PROVINCE_TRANSFER) per later province."""
+    rng = ctx.rng("MED-02b")
+    admissions = round(len(ctx.persons) * 0.17 * (ctx.window.last - ctx.window.first + 1) / 12)
+    n = max(3 * len(ctx.later), count(0.005, admissions))
+    plan = [("anomaly", "CROSS_PROVINCE", ctx.later[i % len(ctx.later)]) for i in range(n)]
+    plan += [("lookalike", "CROSS_PROVINCE_TRANSFER", ctx.later[i % len(ctx.later)])
+             for i in range(max(2, len(ctx.later)))]
+    pool = Pool(ctx, rng, lambda p: _healthy(ctx, p) and p.id_out is None
+                and _no_inpatient_stay(p))
+    for label, reason, node in plan:
+        for p in pool.take(1, "MED-02b"):
+            a = inpatient(ctx, rng, p, _start(ctx, rng, 60), rng.choice(_wards(ctx)))
+            los_a = (a.end - a.begin).days
+            if label == "anomaly":  # admitted in another province, at least 3 nights shared
+                begin = a.begin + dt.timedelta(days=rng.randint(1, max(1, los_a - 3)))
+            else:  # discharged here and admitted there the same day: no night shared
+                begin = a.end
+            p.elsewhere.append(StayElsewhere(node, begin, a, label, reason))
+            ctx.export(p, node)
+
+
+def _settle_guests(ctx: Ctx) -> None:
+    """The stays in this province of earlier provinces' persons sent here by
+    _send_patients, each recorded with the home stay it overlaps or follows."""
+    rng = ctx.rng("MED-02b/guests")
+    for p in ctx.guests:
+        for planned in p.elsewhere:
+            if planned.node != ctx.node:
+                continue
+            b = inpatient(ctx, rng, p, planned.begin, rng.choice(_wards(ctx)))
+            ctx.plant("MED-02", planned.label, planned.reason, person=p, a=planned.home, b=b)

@@ -28,9 +28,10 @@ uses them.
 
 Planted cases follow the "test" rates of the domain reference §4.5 (for example 1% of
 deaths for PEN-01, 0.5% of admissions for MED-02 and MED-04), never fewer than three per
-model and province; cross-province cases (PEN-03, SA-03 ENROLLED_ELSEWHERE) need two or
-more provinces. Rule parameters: PEN-01 lag_months 2, MED-01 tolerance_days 0, MED-02
-min_overlap_days 1, MED-04 max_gap_days 15, MED-08 |z| > 3.
+model and province; cross-province cases (PEN-03, MED-02 CROSS_PROVINCE, SA-03
+ENROLLED_ELSEWHERE) need two or more provinces. Rule parameters: PEN-01 lag_months 2,
+MED-01 tolerance_days 0, MED-02 min_overlap_days 1, MED-04 max_gap_days 15, MED-08
+|z| > 3.
 
 Common terms: a *pension* is `benefit_payment` with `scheme_code` 110/120/170 and
 `benefit_item` 0101/0102/0103; the *net* amount of a month sums every row of that
@@ -101,12 +102,27 @@ reversed, `refund_flag` true).
 
 ## MED-02.csv: overlapping inpatient stays at different institutions
 Columns: node_id, id_no, setl_id_a, setl_id_b, fixmedins_code_a, fixmedins_code_b,
-overlap_start, overlap_end, overlap_days, amount.
-Rule: pairs of non-refunded settlements of one person with `med_type` 21/22/52 at
-different institutions, setl_id_a < setl_id_b, whose stays overlap by at least 1 day
-(overlap_days = least(end) - greatest(begin)). `amount` is both stays' fund_pay_sumamt.
-Look-alikes: SAME_DAY_TRANSFER, discharged and admitted elsewhere the same day
-(overlap 0 days).
+overlap_start, overlap_end, overlap_days, amount, other_node_id.
+Two kinds of rows, told apart by `reason` (and by `other_node_id`, empty within one
+province). The model within a province (MED-02) is measured on OVERLAPPING_STAYS, the
+cross-province model (MED-02b) on CROSS_PROVINCE.
+Rule within one province (OVERLAPPING_STAYS): pairs of non-refunded settlements of one
+person with `med_type` 21/22/52 at different institutions of the same node, setl_id_a <
+setl_id_b, whose stays overlap by at least 1 day (overlap_days = least(end) -
+greatest(begin)). One row per pair; `amount` is both stays' fund_pay_sumamt.
+Rule across provinces (CROSS_PROVINCE): the same, for two stays of one person (same ID
+number) settled by two different nodes; they share overlap_days nights (a night is a
+day from begin_date to the day before end_date). One row per node involved:
+`node_id`, `setl_id_a` and `fixmedins_code_a` are that node's stay, `setl_id_b` and
+`fixmedins_code_b` the stay of `other_node_id`, and `amount` is the fund_pay_sumamt of
+that node's stay only. A planted person has exactly these two inpatient stays, one in
+the home province and one in a later province, sharing at least three nights: 0.5% of
+the home province's admissions spread over the provinces after it, and at least three
+such persons for every pair of provinces.
+Look-alikes: SAME_DAY_TRANSFER, discharged and admitted at another institution of the
+same province the same day (overlap 0 days); CROSS_PROVINCE_TRANSFER, discharged and
+admitted in another province's hospital the same day (no night shared; one row per node,
+as above, at least one person for every pair of provinces).
 
 ## MED-04.csv: split hospitalisation
 Columns: node_id, id_no, fixmedins_code, prev_setl_id, setl_id, prev_end_date,

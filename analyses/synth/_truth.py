@@ -30,7 +30,8 @@ COLUMNS = {
     "MED-01": ("node_id", "id_no", "setl_id", "fixmedins_code", "med_type", "begin_date",
                "death_date", "amount"),
     "MED-02": ("node_id", "id_no", "setl_id_a", "setl_id_b", "fixmedins_code_a",
-               "fixmedins_code_b", "overlap_start", "overlap_end", "overlap_days", "amount"),
+               "fixmedins_code_b", "overlap_start", "overlap_end", "overlap_days", "amount",
+               "other_node_id"),
     "MED-04": ("node_id", "id_no", "fixmedins_code", "prev_setl_id", "setl_id", "prev_end_date",
                "begin_date", "gap_days", "main_diag_code", "amount"),
     "MED-08": ("node_id", "fixmedins_code", "fixmedins_lv", "year", "admissions",
@@ -171,10 +172,19 @@ def _med01(ctx: Ctx, pl: dict):
 def _med02(ctx: Ctx, pl: dict):
     p, a, b = pl["person"], pl["a"], pl["b"]
     start, end = max(a.begin, b.begin), min(a.end, b.end)
-    yield {**_stay_row(p, a), "setl_id_a": a.setl_id, "setl_id_b": b.setl_id,
-           "fixmedins_code_a": a.institution.code, "fixmedins_code_b": b.institution.code,
-           "overlap_start": fmt_date(start), "overlap_end": fmt_date(end),
-           "overlap_days": (end - start).days, "amount": money(a.fund + b.fund)}
+    overlap = {"overlap_start": fmt_date(start), "overlap_end": fmt_date(end),
+               "overlap_days": (end - start).days}
+    if a.node == b.node:  # one row: both stays, both fund payments
+        yield {**_stay_row(p, a), "setl_id_a": a.setl_id, "setl_id_b": b.setl_id,
+               "fixmedins_code_a": a.institution.code, "fixmedins_code_b": b.institution.code,
+               **overlap, "amount": money(a.fund + b.fund), "other_node_id": ""}
+        return
+    # Two provinces (MED-02b): one row per province, its own stay first and its own fund.
+    for own, other in ((a, b), (b, a)):
+        yield {**_stay_row(p, own), "setl_id_a": own.setl_id, "setl_id_b": other.setl_id,
+               "fixmedins_code_a": own.institution.code,
+               "fixmedins_code_b": other.institution.code, **overlap,
+               "amount": money(own.fund), "other_node_id": other.node}
 
 
 def _med04(ctx: Ctx, pl: dict):
@@ -196,10 +206,11 @@ def _median(values: list[int]) -> float:
 
 def _med08(ctx: Ctx) -> None:
     stats: dict[tuple[str, int], list[Stay]] = {}
-    for p in ctx.persons:
+    for p in ctx.persons + ctx.guests:  # guests of earlier provinces may have stays here
         for s in p.stays:
             h = s.institution
-            if s.med_type in ("21", "22") and not s.refund and h.code[0] == "H":
+            if s.node == ctx.node and s.med_type in ("21", "22") and not s.refund \
+                    and h.code[0] == "H":
                 stats.setdefault((h.code, int(s.setl_time[:4])), []).append(s)
     levels = {h.code: h.level for h in ctx.hospitals}
     volume: dict[tuple[str, int], list[int]] = {}

@@ -25,7 +25,7 @@ from analyses.synth._medical import (
     top_up_admissions,
 )
 from analyses.synth._plant_assist import plant_sa01, plant_sa03
-from analyses.synth._plant_medical import plant_medical
+from analyses.synth._plant_medical import plant_cross_province_stays, plant_medical
 from analyses.synth._plant_pension import choose_movers, plant_pensions
 from analyses.synth._plant_work import plant_work
 from analyses.synth._population import make_people
@@ -134,11 +134,14 @@ def _province(ctx: Ctx) -> None:
     plant_medical(ctx)
     background_settlements(ctx)
     top_up_admissions(ctx)
-    finalise_costs(ctx, ctx.persons)
     registry_background(ctx)
     plant_sa01(ctx)
     death_rows(ctx, ctx.persons)
     _mangle_ids(ctx)
+    # Last to draw persons, so that every other planted case and the background stay as
+    # they would be without it; its stays (and guests' stays here) are then costed.
+    plant_cross_province_stays(ctx)
+    finalise_costs(ctx, ctx.persons + ctx.guests)
     province_truth(ctx)
 
 

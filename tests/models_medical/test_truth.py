@@ -9,11 +9,13 @@ the resolve SQL runs at every province (`tests.model_support.run_model`). The se
 of (node, ID number) with case lines must equal the truth's anomalies, no look-alike may be
 flagged, and the lines must carry the truth's settlements and amounts.
 
-The synthetic world plants MED-02 cases inside one province only, so the cross-province
-variant must find nothing there. To measure it, a second copy of the federation moves the
-second stay of every planted MED-02 pair (anomalies and same-day-transfer look-alikes) to
-the next province: the variant must then flag every moved anomaly in both provinces and no
-look-alike, and the within-province model must flag none of them.
+truth/MED-02.csv holds both models' cases, told apart by reason: OVERLAPPING_STAYS and
+SAME_DAY_TRANSFER inside one province (MED-02), CROSS_PROVINCE and CROSS_PROVINCE_TRANSFER
+across two (MED-02b, one row per province). Each model must find its own and leave the
+other's alone. A second copy of the federation also moves the second stay of every
+within-province pair (anomalies and same-day-transfer look-alikes) to the next province:
+the variant must then flag every moved anomaly in both provinces and no look-alike, and
+the within-province model must flag none of them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from tests.models_medical.conftest import MEDICAL_MODELS
 
 DATASET = "med_settlement"
 OVERLAP, CROSS, SPLIT = MEDICAL_MODELS
+#: The reasons of truth/MED-02.csv that lie inside one province, and across two.
+WITHIN = ("OVERLAPPING_STAYS", "SAME_DAY_TRANSFER")
+ACROSS = ("CROSS_PROVINCE", "CROSS_PROVINCE_TRANSFER")
 
 #: The three provinces of `tests.model_support.FEDERATION`, their settlements ingested.
 federation = federation_fixture("med-truth", (DATASET,))
@@ -53,10 +58,20 @@ def world(federation) -> Path:
     return federation.out
 
 
+def med02(world: Path, label: str, reasons) -> dict:
+    """The MED-02 truth rows with `label` and one of `reasons`, by (node, ID number)."""
+    rows = truth(world, "MED-02", label)
+    return {key: found for key, found in ((k, [r for r in v if r["reason"] in reasons])
+                                          for k, v in rows.items()) if found}
+
+
 def test_overlapping_stays(world, federation):
     found = run_model(federation, OVERLAP)
-    anomalies, lookalikes = truth(world, "MED-02", "anomaly"), truth(world, "MED-02", "lookalike")
-    assert_cases(found, anomalies, lookalikes, OVERLAP)  # the amounts too
+    anomalies = med02(world, "anomaly", WITHIN)
+    # Stays in two provinces are not this model's: each province holds one of them.
+    left_alone = {**med02(world, "lookalike", WITHIN + ACROSS),
+                  **med02(world, "anomaly", ACROSS)}
+    assert_cases(found, anomalies, left_alone, OVERLAP)  # the amounts too
     for key, rows in anomalies.items():
         lines = found[key]
         assert {line["setl_id"] for line in lines} == {
@@ -83,12 +98,18 @@ def test_split_hospitalisation(world, federation):
     assert {"CHEMOTHERAPY", "DIALYSIS", "DIFFERENT_DIAGNOSIS"} <= reasons
 
 
-def test_cross_province_variant_finds_nothing_within_one_province(world, federation):
-    """The truth plants no cross-province stays: the variant must flag no one, in particular
-    none of MED-02's planted pairs or look-alikes, which lie inside one province."""
+def test_cross_province_variant_finds_the_planted_cross_province_stays(world, federation):
+    """Every CROSS_PROVINCE row is a case in its province with that province's own stay and
+    fund payment; no transfer look-alike and nothing inside one province is flagged."""
     found = run_model(federation, CROSS)
-    assert truth(world, "MED-02", "anomaly")
-    assert not found, f"{CROSS} flagged {sorted(found)}"
+    anomalies = med02(world, "anomaly", ("CROSS_PROVINCE",))
+    left_alone = {**med02(world, "lookalike", WITHIN + ACROSS),
+                  **med02(world, "anomaly", WITHIN)}
+    assert_cases(found, anomalies, left_alone, CROSS)  # the amounts too
+    for key, rows in anomalies.items():
+        assert [line["setl_id"] for line in found[key]] == [rows[0]["setl_id_a"]], key
+        assert found[key][0]["overlap_days"] == int(rows[0]["overlap_days"]), key
+        assert found[key][0]["other_nodes"] == 1, key
 
 
 @pytest.mark.parametrize("model_id", MEDICAL_MODELS)
@@ -114,7 +135,7 @@ def moved(world, tmp_path_factory) -> dict:
     provinces = sorted(p.parent.name for p in world.glob(f"*/{DATASET}.csv"))
     following = dict(zip(provinces, provinces[1:] + provinces[:1], strict=True))
     rows = {node: read_csv(world / node / f"{DATASET}.csv") for node in provinces}
-    pairs = read_csv(world / "truth" / "MED-02.csv")
+    pairs = [r for r in read_csv(world / "truth" / "MED-02.csv") if r["reason"] in WITHIN]
     second = {r["setl_id_b"]: following[r["node_id"]] for r in pairs}
     moved_rows = {node: [] for node in provinces}
     kept = {}
@@ -134,12 +155,18 @@ def moved(world, tmp_path_factory) -> dict:
     assert sum(len(v) for v in moved_rows.values()) == len(pairs)
     fed = ingest_federation(folder / "nodes",
                             {node: {DATASET: path} for node, path in paths.items()})
-    return {"fed": fed, "pairs": pairs, "following": following, "fund": fund}
+    planted = [r for r in read_csv(world / "truth" / "MED-02.csv") if r["reason"] in ACROSS]
+    return {"fed": fed, "pairs": pairs, "following": following, "fund": fund,
+            "planted": planted}
 
 
 def test_cross_province_variant_finds_every_moved_pair(moved):
     found = run_model(moved["fed"], CROSS)
-    expected, lookalikes = {}, set()
+    # The planted cross-province cases are still there, untouched.
+    expected = {(r["node_id"], r["id_no"]): r["setl_id_a"] for r in moved["planted"]
+                if r["label"] == "anomaly"}
+    lookalikes = {(r["node_id"], r["id_no"]) for r in moved["planted"]
+                  if r["label"] == "lookalike"}
     for r in moved["pairs"]:
         here, there = (r["node_id"], r["id_no"]), (moved["following"][r["node_id"]], r["id_no"])
         if r["label"] == "anomaly":

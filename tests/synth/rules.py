@@ -130,22 +130,25 @@ RULES["MED-01"] = (("node_id", "id_no", "setl_id", "amount"), f"""
     WHERE CAST(s.setl_time AS DATE) > d.death_date""")
 
 _STAYS = "med_type IN ('21','22','52') AND NOT coalesce(refund_flag, false)"
+_OVERLAP = "date_diff('day', greatest(a.begin_date, b.begin_date), least(a.end_date, b.end_date))"
+# Within a province: one row per pair, both fund payments. Across provinces: one row per
+# node, its own stay first and its own fund payment.
 RULES["MED-02"] = (("node_id", "id_no", "setl_id_a", "setl_id_b", "overlap_days", "amount"),
                    f"""
     WITH s AS (SELECT * FROM med_settlement WHERE {_STAYS})
-    SELECT a.node_id, a.id_no, a.setl_id, b.setl_id,
-           date_diff('day', greatest(a.begin_date, b.begin_date),
-                     least(a.end_date, b.end_date)),
+    SELECT a.node_id, a.id_no, a.setl_id, b.setl_id, {_OVERLAP},
            a.fund_pay_sumamt + b.fund_pay_sumamt
     FROM s a JOIN s b ON a.node_id = b.node_id AND a.id_no = b.id_no
       AND a.setl_id < b.setl_id AND a.fixmedins_code <> b.fixmedins_code
-      AND a.begin_date < b.end_date AND b.begin_date < a.end_date
-    WHERE date_diff('day', greatest(a.begin_date, b.begin_date),
-                    least(a.end_date, b.end_date)) >= 1""", f"""
+    WHERE {_OVERLAP} >= 1
+    UNION ALL
+    SELECT a.node_id, a.id_no, a.setl_id, b.setl_id, {_OVERLAP}, a.fund_pay_sumamt
+    FROM s a JOIN s b ON a.node_id <> b.node_id AND a.id_no = b.id_no
+    WHERE {_OVERLAP} >= 1""", f"""
     WITH s AS (SELECT * FROM med_settlement WHERE {_STAYS})
     SELECT a.node_id, a.id_no, a.setl_id, b.setl_id
-    FROM s a JOIN s b ON a.node_id = b.node_id AND a.id_no = b.id_no
-      AND a.setl_id < b.setl_id AND a.fixmedins_code <> b.fixmedins_code
+    FROM s a JOIN s b ON a.id_no = b.id_no AND a.fixmedins_code <> b.fixmedins_code
+      AND (a.setl_id < b.setl_id OR a.node_id <> b.node_id)
       AND a.begin_date <= b.end_date AND b.begin_date <= a.end_date""")
 
 _IPT = """SELECT node_id, id_no, setl_id, fixmedins_code, main_diag_code, begin_date, end_date,
