@@ -101,6 +101,10 @@ class BenchFederation:
         init_coordinator(self.kits / "coordinator", self.coordinator_home)
         for node_id in self.node_ids:
             init_node(self.kits / node_id, self.home(node_id))
+            # Sixteen nodes share this machine's cores: one DuckDB thread each, as an
+            # operator would set it for many nodes on one host (limits.threads).
+            policy = self.home(node_id) / "policy.toml"
+            policy.write_text(policy.read_text().replace("\nthreads = 2\n", "\nthreads = 1\n"))
         self.issuer_kit = load_kit(self.kits / ISSUER)
         self.coordinator: LocalProcess | None = None
         self.nodes: dict[str, LocalProcess] = {}

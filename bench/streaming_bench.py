@@ -73,28 +73,28 @@ def _serve_ours(kit_dir: str, arrow_path: str, parquet_path: str, conn) -> None:
 
     from certs import load_kit, server_credentials
     from coordinator.results import result_chunks
-    from coordinator.server import MAX_MESSAGE_BYTES
+    from coordinator.serde import result_chunk_wire
+    from coordinator.server import MAX_MESSAGE_BYTES, add_people_service
     from node.arrow_stream import ipc_chunks
-    from proto import fedaudit_pb2 as pb
     from proto import fedaudit_pb2_grpc as rpc
 
     table = _load(arrow_path)
 
     class Results(rpc.PeopleServiceServicer):
-        def FetchResult(self, request, context):
-            yield pb.ResultChunk(provenance_json=b"{}")
+        def FetchResult(self, request, context):  # as coordinator.servicers.PeopleServicer
+            yield result_chunk_wire(provenance_json=b"{}")
             if request.task_id == "parquet":
                 chunks = result_chunks(parquet_path)
             else:
-                chunks = ipc_chunks(table, table.schema)
+                chunks = ipc_chunks(table, table.schema, digest=False)
             for chunk in chunks:
-                yield pb.ResultChunk(arrow_chunk=chunk)
+                yield result_chunk_wire(arrow_chunk=chunk)
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ])
-    rpc.add_PeopleServiceServicer_to_server(Results(), server)
+    add_people_service(server, Results())
     port = server.add_secure_port("127.0.0.1:0", server_credentials(load_kit(kit_dir)))
     server.start()
     conn.send(port)

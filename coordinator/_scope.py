@@ -118,7 +118,8 @@ def scoped_chunks(path: str | os.PathLike, scope: RowScope, task_id: str,
         columns = _columns_for(parquet, scope, task_id)
         kept = (batch.filter(scope.mask(batch, columns))
                 for batch in parquet.iter_batches(batch_size=_BATCH_ROWS))
-        yield from ipc_chunks((b for b in kept if b.num_rows), parquet.schema_arrow, max_chunk)
+        yield from ipc_chunks((b for b in kept if b.num_rows), parquet.schema_arrow, max_chunk,
+                              digest=False)
 
 
 def office_provenance(provenance: Mapping, owner: str, scope: RowScope, grants,

@@ -25,6 +25,11 @@ class PeopleClient:
             options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
         )
         self.stub = rpc.PeopleServiceStub(self.channel)
+        # FetchResult's chunks are read straight from the message bytes (see _result_chunk).
+        self._fetch_result = self.channel.unary_stream(
+            "/fedaudit.v1.PeopleService/FetchResult",
+            request_serializer=pb.TaskRef.SerializeToString,
+            response_deserializer=_result_chunk, _registered_method=True)
 
     def close(self) -> None:
         self.channel.close()
@@ -58,10 +63,13 @@ class PeopleClient:
         from node.arrow_stream import read_ipc
 
         try:
-            stream = self.stub.FetchResult(pb.TaskRef(task_id=task_id), timeout=600)
-            first = next(stream)
-            provenance = json.loads(first.provenance_json)
-            chunks = [c.arrow_chunk for c in stream]
+            stream = self._fetch_result(pb.TaskRef(task_id=task_id), timeout=600)
+            field, first = next(stream)
+            if field != "provenance_json":
+                raise CoordinatorError("the result stream does not start with its provenance",
+                                       "BAD_REPORT")
+            provenance = json.loads(bytes(first))
+            chunks = [chunk for _, chunk in stream]
         except grpc.RpcError as exc:
             raise self._error(exc) from None
         table = read_ipc(chunks) if chunks else None
@@ -128,3 +136,31 @@ class PeopleClient:
                 "running, and is this kit from its federation?", "UNAVAILABLE")
         code = dict(exc.trailing_metadata() or ()).get(CODE_METADATA_KEY, exc.code().name)
         return CoordinatorError(exc.details() or exc.code().name, code)
+
+
+#: The wire tags of ResultChunk's two fields (field number << 3 | length-delimited).
+_RESULT_FIELDS = {0x0A: "provenance_json", 0x12: "arrow_chunk"}
+
+
+def _result_chunk(data: bytes) -> tuple[str, memoryview]:
+    """(field name, payload) of one serialized ResultChunk.
+
+    A message that is exactly one of its two bytes fields (what the coordinator sends) is
+    read in place: its payload is a view of the received bytes, not a copy. Anything else
+    is parsed by protobuf, which raises DecodeError for bytes that are not a ResultChunk.
+    """
+    tag = data[0] if data else None
+    if tag in _RESULT_FIELDS:
+        length, shift, index = 0, 0, 1
+        while index < min(len(data), 11):
+            byte = data[index]
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            index += 1
+            if not byte & 0x80:
+                if index + length == len(data):
+                    return _RESULT_FIELDS[tag], memoryview(data)[index:]
+                break
+    message = pb.ResultChunk.FromString(data)
+    field = message.WhichOneof("body") or "arrow_chunk"
+    return field, memoryview(getattr(message, field))

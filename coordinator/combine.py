@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from coordinator.results import _PATH_ID, read_partial, replace_atomically
@@ -128,16 +129,38 @@ def _describe(schema: pa.Schema) -> str:
     return ", ".join(f"{field.name} {field.type}" for field in schema)
 
 
-def _partials_view(node_ids: list[str]) -> str:
-    """The SQL of the ``partials`` view over the tables registered as partial_0, 1, …
+def _partials_table(tables: Mapping[str, pa.Table]) -> pa.Table:
+    """The union of every node's partial with a ``node_id`` VARCHAR column in front.
 
-    Node ids are checked against the id pattern before they get here, and quoted anyway.
+    One table registered once reads much faster in DuckDB than a view over a UNION ALL
+    of one registered table per node (a 16-node combine spent most of its time planning
+    that union). The partials' buffers are not copied (they stay memory-mapped); only the
+    node_id column is new. Node ids are checked against the id pattern before they get here.
     """
     parts = []
-    for index, node_id in enumerate(node_ids):
-        literal = "'" + node_id.replace("'", "''") + "'"
-        parts.append(f"SELECT CAST({literal} AS VARCHAR) AS node_id, * FROM partial_{index}")
-    return "CREATE TEMP VIEW partials AS " + " UNION ALL ".join(parts)
+    for node_id, table in tables.items():
+        ids = pa.DictionaryArray.from_arrays(
+            pa.nulls(table.num_rows, pa.int32()).fill_null(0), pa.array([node_id], pa.string()))
+        parts.append(table.add_column(0, pa.field("node_id", pa.string()), ids.cast(pa.string())))
+    return pa.concat_tables(parts)
+
+
+def _empty_dimensions(tables: Mapping[str, pa.Table], dimensions: Sequence[str]) -> list[str]:
+    """The dimensions that no partial fills: every value NULL (or '' for text)."""
+    empty = []
+    for name in dimensions:
+        filled = False
+        for table in tables.values():
+            column = table.column(name)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                filled = bool(pc.sum(pc.not_equal(column, "")).as_py())
+            else:
+                filled = column.null_count < len(column)
+            if filled:
+                break
+        if not filled:
+            empty.append(name)
+    return empty
 
 
 def _with_lower_bounds(combine_sql: str, dimensions: Sequence[str],
@@ -197,16 +220,12 @@ def combine(
     out.parent.mkdir(parents=True, exist_ok=True)
     with spill_connection(out.parent, ".combine-spill-", memory_limit, threads) as con:
         try:
-            for index, table in enumerate(tables.values()):
-                con.register(f"partial_{index}", table)
-            con.execute(_partials_view(list(tables)))
+            con.register("partials", _partials_table(tables))
             schema = next(iter(tables.values())).schema
             if dimensions and "disclosure" in schema.names and \
                     all(d in schema.names for d in dimensions):
                 # Dimensions empty in every partial are filled here (e.g. `node`).
-                filled = [d for d in dimensions if con.execute(
-                    f'SELECT count(*) FROM partials WHERE nullif(CAST("{d}" AS VARCHAR), '
-                    "'') IS NOT NULL").fetchall()[0][0] == 0]
+                filled = _empty_dimensions(tables, dimensions)
                 combine_sql = _with_lower_bounds(combine_sql, dimensions, filled)
             rows = _write_parquet(con, combine_sql, {name: params[name] for name in names}, out)
         except duckdb.Error as exc:

@@ -208,4 +208,5 @@ def result_chunks(path: str | os.PathLike[str], max_chunk: int = MAX_CHUNK) -> I
     if max_chunk <= 0:
         raise ValueError(f"max_chunk must be positive, not {max_chunk}")
     with open_result(path) as parquet:
-        yield from ipc_chunks(_batches(parquet, max_chunk), parquet.schema_arrow, max_chunk)
+        yield from ipc_chunks(_batches(parquet, max_chunk), parquet.schema_arrow, max_chunk,
+                              digest=False)

@@ -61,6 +61,34 @@ def node_info(record, party) -> pb.NodeInfo:
     )
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def result_chunk_wire(*, provenance_json: bytes | None = None,
+                      arrow_chunk: bytes | None = None) -> bytes:
+    """The serialized ResultChunk holding one of its fields, made with one copy of the
+    payload instead of protobuf's two (building the message, then serializing it): the
+    bytes are what `pb.ResultChunk(...).SerializeToString()` makes. Raises ValueError
+    unless exactly one field is given."""
+    if (provenance_json is None) == (arrow_chunk is None):
+        raise ValueError("a ResultChunk holds exactly one of provenance_json and arrow_chunk")
+    tag, payload = ((b"\x0a", provenance_json) if provenance_json is not None
+                    else (b"\x12", arrow_chunk))
+    return b"".join((tag, _varint(len(payload)), payload))
+
+
+def serialize_result_chunk(message) -> bytes:
+    """FetchResult's response serializer: bytes from `result_chunk_wire` as they are, a
+    pb.ResultChunk serialized."""
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
 def signed_task(message) -> SignedTask:
     return SignedTask.from_proto(message)
 

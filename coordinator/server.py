@@ -40,7 +40,7 @@ class CoordinatorServer:
             ],
         )
         rpc.add_NodeServiceServicer_to_server(NodeServicer(self.coordinator), self.server)
-        rpc.add_PeopleServiceServicer_to_server(PeopleServicer(self.coordinator), self.server)
+        add_people_service(self.server, PeopleServicer(self.coordinator))
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         address = listen or home.listen
@@ -74,6 +74,32 @@ class CoordinatorServer:
                 self.coordinator.combine_ready()
             except Exception:
                 log.exception("combine loop error")
+
+
+class _Handlers:
+    """Stands in for a server to take the method handlers a generated add_* function makes."""
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        self.service, self.handlers = service, dict(handlers)
+
+
+def add_people_service(server: grpc.Server, servicer: PeopleServicer) -> None:
+    """Registers the people's service as the generated code does, except that FetchResult
+    sends the bytes its servicer serialized itself (`serde.result_chunk_wire`)."""
+    from coordinator.serde import serialize_result_chunk
+
+    taken = _Handlers()
+    rpc.add_PeopleServiceServicer_to_server(servicer, taken)
+    fetch = taken.handlers["FetchResult"]
+    taken.handlers["FetchResult"] = grpc.unary_stream_rpc_method_handler(
+        fetch.unary_stream, request_deserializer=fetch.request_deserializer,
+        response_serializer=serialize_result_chunk)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(taken.service, taken.handlers),))
+    server.add_registered_method_handlers(taken.service, taken.handlers)
 
 
 def serve(home: CoordinatorHome, listen: str | None = None) -> None:

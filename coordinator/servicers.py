@@ -112,9 +112,10 @@ class PeopleServicer(rpc.PeopleServiceServicer):
     @allowed("issuer", "office")  # an office reads only what its grants allow
     def FetchResult(self, request, context, party_id):
         provenance, chunks = self.coordinator.sharing.read(party_id, request.task_id)
-        yield pb.ResultChunk(provenance_json=provenance)
+        # Serialized here (see server.add_people_service): one copy of each chunk, not two.
+        yield serde.result_chunk_wire(provenance_json=provenance)
         for chunk in chunks:
-            yield pb.ResultChunk(arrow_chunk=chunk)
+            yield serde.result_chunk_wire(arrow_chunk=chunk)
 
     @allowed("issuer")
     def GetVerification(self, request, context, party_id):

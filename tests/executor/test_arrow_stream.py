@@ -141,3 +141,28 @@ def test_executor_output_streams_and_reads_back(snapshots, policy):
     assert all(0 < len(p) <= 256 for p in pieces)
     back = read_ipc(pieces, expected_digest=chunks.digest)
     assert back.equals(execute(SUMMARY, "province", {}, snapshots, policy))
+
+
+@settings(max_examples=60)
+@given(ids=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=400),
+       max_bytes=st.integers(200, 4000), cuts=st.lists(st.integers(1, 3000), max_size=20))
+def test_a_stream_cut_anywhere_else_reads_the_same(ids, max_bytes, cuts):
+    """Chunks are cut at message ends and read in place; bytes re-cut at any other points
+    (as a network or another sender may) read to the same table, with the same digest."""
+    table = pa.table({"id": pa.array(ids, pa.int64()),
+                      "label": pa.array([str(i) for i in ids], pa.string()),
+                      "amount": pa.array([None] * len(ids), pa.decimal128(38, 2))}, schema=SCHEMA)
+    chunks, pieces = stream(table.to_batches(max_chunksize=37), max_bytes=max_bytes)
+    data = b"".join(pieces)
+    points = sorted({c % len(data) for c in cuts} - {0})
+    recut = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    assert read_ipc([memoryview(p) for p in recut], expected_digest=chunks.digest).equals(table)
+
+
+def test_chunks_made_without_a_digest_have_none():
+    chunks, pieces = stream(table_of(10))
+    assert len(chunks.digest) == 64
+    plain = ipc_chunks(table_of(10), SCHEMA, digest=False)
+    assert b"".join(plain) == b"".join(pieces)
+    with pytest.raises(ArrowStreamError, match="digest=False"):
+        _ = plain.digest
