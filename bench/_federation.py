@@ -11,6 +11,7 @@ processes are the demo launcher's `fedaudit.local.LocalProcess`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import sys
 import time
@@ -190,6 +191,21 @@ class BenchFederation:
                                f"{tail(self.root / 'coordinator.log')}")
         done = sum(n.state == "done" for n in status.nodes)
         return Timing(status, done, (receipts_at or final_at) - started, final_at - started)
+
+    def cpu_seconds(self) -> dict[str, float] | None:
+        """CPU seconds (user + system) used so far by the node processes together and by
+        the coordinator, read from /proc; None where /proc is not there (not Linux)."""
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+        def used(process: LocalProcess) -> float:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+        try:
+            return {"nodes": sum(used(p) for p in self.nodes.values()),
+                    "coordinator": used(self.coordinator) if self.coordinator else 0.0}
+        except (OSError, IndexError, ValueError):
+            return None
 
     def stop(self, timeout: float = 15) -> None:
         """Stops every node, then the coordinator: SIGTERM to all, SIGKILL after timeout."""
