@@ -26,6 +26,9 @@ class Hint:
     records, dwellings); ``amount`` names the money column; for a table, ``entity`` is the
     dimension one block of rows describes (its facts repeat on each of its rows, so they
     are read once per entity) and ``summary`` lists (column, sum|max|min) to show.
+    ``count`` names the column a finding counts when it is not the output's count column;
+    ``totals`` names a dimension whose empty value marks the rows that total the others
+    (only those rows are read, so that nothing is counted twice).
     """
 
     style: str = "auto"
@@ -33,10 +36,15 @@ class Hint:
     amount: str | None = None
     entity: str | None = None
     summary: tuple[tuple[str, str], ...] = ()
+    count: str | None = None
+    totals: str | None = None
 
 
 #: The per-model hints. Models not listed are rendered from their output roles.
 HINTS: dict[str, Hint] = {
+    # SA-03: the finding is the persons not enrolled, read from each region's total row
+    # (target_persons, the output's count, is its denominator).
+    "assistance.not_enrolled": Hint(unit="persons", count="not_enrolled", totals="program"),
     "dq.dataset_quality": Hint(
         style="table", unit="records", entity="dataset",
         summary=(("rows", "sum"), ("invalid_ids", "sum"), ("missing_months", "sum"),
@@ -101,7 +109,7 @@ def read_columns(schema: pa.Schema, model, hint: Hint) -> Columns:
     regions = tuple(n for n in dims if n.lower() == "region" or n.lower().endswith("admdvs"))
     counts = sorted((n for n, r in roles.items() if r == "count"),
                     key=lambda n: COUNT_NAMES.index(n) if n in COUNT_NAMES else -1)
-    count = counts[0] if counts else None
+    count = hint.count if hint.count in roles else counts[0] if counts else None
     money = [n for n, r in roles.items() if r == "measure"
              and pa.types.is_decimal(schema.field(n).type)]
     amount = hint.amount or next((n for n in money if "amount" in n), money[0] if money else None)
@@ -114,7 +122,8 @@ def read_columns(schema: pa.Schema, model, hint: Hint) -> Columns:
         group=group, regions=regions,
         dims=tuple(n for n in dims if n != group and n not in regions),
         period=period, count=count, amount=amount,
-        measures=tuple(n for n, r in roles.items() if r == "measure" and n != amount),
+        measures=tuple(n for n, r in roles.items()
+                       if r in ("measure", "count") and n not in (amount, count)),
         unit=hint.unit or unit_of(count or "", description))
 
 

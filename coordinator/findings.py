@@ -312,6 +312,17 @@ def _fold(values: dict, column: str, how: str, value) -> None:
         max(seen, value) if how == "max" else min(seen, value) if how == "min" else seen + value)
 
 
+def _total_rows(table: pa.Table, dimension: str) -> pa.Table:
+    """The rows whose `dimension` is empty (the totals over it), without that column."""
+    import pyarrow.compute as pc
+
+    column = table.column(dimension)
+    empty = pc.is_null(column)
+    if pa.types.is_string(column.type):
+        empty = pc.or_kleene(empty, pc.equal(column, ""))
+    return table.filter(pc.fill_null(empty, True)).drop_columns([dimension])
+
+
 def build_findings(
     table: pa.Table | None,
     provenance: Mapping,
@@ -358,6 +369,8 @@ def build_findings(
         notes.append((f"本结果为授权查看范围（地区：{regions}）", f"an office's view of the "
                       f"result, limited by its grants (regions: {regions})"))
     style = "finding"
+    if table is not None and table.num_rows and hint.totals in table.column_names:
+        table = _total_rows(table, hint.totals)
     if table is not None and table.num_rows:
         cols = read_columns(table.schema, model, hint)
         style = hint.style if hint.style != "auto" else (

@@ -76,3 +76,19 @@ def test_data_quality_fixture_is_a_table_per_node_not_a_sentence(library):
     assert zh.startswith("广东省：数据集数 ") and "记录数" in zh and "最大滞后天数" in zh
     assert en.startswith("Guangdong: datasets ") and "invalid IDs" in en
     assert {row.key for row in findings.detail} == {"gd", "deaths"}
+
+
+def test_not_enrolled_counts_the_persons_not_enrolled_once_per_region(library):
+    """SA-03's finding is the number NOT enrolled, read from each region's total row (the
+    programme rows would count a person in two programmes twice), not the target persons."""
+    from analyses._fixtures import run_level_fixture
+
+    model = library.get("assistance.not_enrolled")
+    output = run_level_fixture(model, "province")
+    result = run_federated(model, {"gd": output})
+    totals = [r for r in result.to_pylist() if r["program"] is None]
+    findings = build_findings(result, provenance(model), model, PLACES)
+    national = findings.lines[-1]
+    assert national.subjects == sum(r["not_enrolled"] for r in totals)
+    assert national.subjects < sum(r["target_persons"] for r in totals)
+    assert f"涉及{national.subjects}人（" in national.text_zh  # persons, not person-counts
