@@ -65,6 +65,8 @@ def prior_inputs(home, model, parameters: dict, *, now: float | None = None
     except NodeError as exc:
         raise refuse(str(exc)) from None
     then = _snapshots_of(Outbox(home.path / "outbox"), prior)
+    if then is None:
+        raise refuse("this node's receipt of it is missing, so its data cannot be compared")
     now_held = current_snapshots(home, [d for d in then if d in _datasets(model)])
     changed = sorted(d for d, (snap, _) in now_held.items() if then[d] != snap)
     if changed:
@@ -77,10 +79,11 @@ def _datasets(model) -> set[str]:
     return {d for names in model.datasets.values() for d in names}
 
 
-def _snapshots_of(outbox, task_id: str) -> dict[str, str]:
-    """The dataset snapshot ids the node's receipt for `task_id` names."""
+def _snapshots_of(outbox, task_id: str) -> dict[str, str] | None:
+    """The dataset snapshot ids the node's receipt for `task_id` names; None when the
+    receipt is missing or unreadable."""
     try:
         body, _ = outbox.receipt(task_id)
         return dict(json.loads(body)["snapshots"])
-    except (OSError, KeyError, ValueError):
-        return {}
+    except (OSError, KeyError, TypeError, ValueError):
+        return None

@@ -16,6 +16,7 @@ from analyses.tasks import draft_task, parse_targets
 from node.errors import Refusal
 from node.home import NodeHome, init_home
 from node.linkage import LinkageFolder
+from node.outbox import Outbox
 from node.prior import prior_inputs
 from node.taskkeys import KeyStore
 from proto import task_pb2
@@ -38,6 +39,9 @@ def kept_task(home: NodeHome, analysis_id: str = "assistance.enrolled_elsewhere"
                       lifetime=dt.timedelta(hours=1), key_originator="gd")
     LinkageFolder(home.path).keep(task.spec.task_id, task.to_proto().SerializeToString(),
                                   pa.array(tokens, pa.string()))
+    Outbox(home.path / "outbox").write_done(
+        task.spec.task_id, pa.table({"token": pa.array(tokens, pa.string())}), node_id="gd",
+        snapshots={}, disclosure={}, signing_key=home.kit.signing_key())
     return task.spec.task_id
 
 
@@ -75,5 +79,7 @@ def test_each_missing_piece_is_refused_by_name(home):
     LinkageFolder(home.path).mark_processed(waiting)
     assert "holds no key" in refusal(home, waiting)
     KeyStore(home.path).put(waiting, secrets.token_bytes(32), time.time() + 3600)
+    (home.path / "outbox" / waiting / "receipt.json").unlink()
+    assert "receipt of it is missing" in refusal(home, waiting)
     KeyStore(home.path).erase(waiting)
     assert "erased" in refusal(home, waiting)
