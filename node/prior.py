@@ -14,7 +14,6 @@ consumed, so that the task may come again once the reason is gone.
 from __future__ import annotations
 
 import json
-import secrets
 
 import pyarrow as pa
 
@@ -25,11 +24,11 @@ __all__ = ["prior_inputs"]
 
 
 def prior_inputs(home, model, parameters: dict, *, now: float | None = None
-                 ) -> tuple[bytes, pa.Table]:
+                 ) -> tuple[bytes | None, pa.Table | None]:
     """(task key, returned table) for running `model` with `parameters` at `home`'s node.
 
-    Without an earlier task the key is a fresh random one and ``returned`` is empty, so the
-    model sees this node's data alone. Raises Refusal PRIOR_UNAVAILABLE when this node did
+    Without an earlier task: (None, None), and the executor runs the model on this node's
+    data alone (`node.executor.execute`). Raises Refusal PRIOR_UNAVAILABLE when this node did
     not run the named task, the task ran another model, its return is not processed yet,
     its key is gone, or a dataset both models read was ingested again since it ran.
     """
@@ -41,7 +40,7 @@ def prior_inputs(home, model, parameters: dict, *, now: float | None = None
 
     prior = model.builds_on.prior(parameters)
     if not prior:
-        return secrets.token_bytes(32), pa.table({"token": pa.array([], pa.string())})
+        return None, None
     wanted = model.builds_on.model
 
     def refuse(why: str) -> Refusal:

@@ -3,6 +3,7 @@ the decision before it takes effect."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from analyses.tasks import TaskFileError, decode_parameters, load_task
@@ -131,11 +132,14 @@ class Runner:
         task_id = _task_id(task)
         self.audit.append("task.received", task_id=task_id)
 
+        prior = (None, None)
+
         def get_key(spec, model) -> None:
+            nonlocal prior
             if model.builds_on is not None:
                 from node.prior import prior_inputs
 
-                prior_inputs(self.home, model, decode_parameters(spec))
+                prior = prior_inputs(self.home, model, decode_parameters(spec))
             if model.linkage is not None:
                 obtain_task_key(self.home, spec, key_envelope, publish_keys,
                                 shared=model.linkage.shares_key)
@@ -160,7 +164,7 @@ class Runner:
             raise
         self.audit.append("task.accepted", task_id=task_id, analysis=accepted.spec.analysis_id,
                           signers=list(accepted.signers))
-        return accepted
+        return dataclasses.replace(accepted, prior=prior)
 
     def execute(self, accepted: Accepted) -> None:
         """Runs an accepted task into the outbox: the model, then the disclosure engine,
@@ -169,7 +173,6 @@ class Runner:
         from node.disclosure import apply_disclosure
         from node.executor import execute
         from node.linkage import LinkageFolder, seal_columns
-        from node.prior import prior_inputs
         from node.taskkeys import KeyStore
 
         task_id = accepted.spec.task_id
@@ -177,8 +180,7 @@ class Runner:
         model = accepted.model
         try:
             key = KeyStore(self.home.path).get(task_id) if model.linkage else None
-            prior_key, returned = (prior_inputs(self.home, model, accepted.parameters)
-                                   if model.builds_on is not None else (None, None))
+            prior_key, returned = accepted.prior
             snapshots = current_snapshots(self.home, held_datasets(self.home, model))
             table = execute(model, self.kit.level, accepted.parameters,
                             {name: path for name, (_, path) in snapshots.items()}, self.policy,

@@ -54,6 +54,9 @@ class Accepted:
     model: object
     parameters: dict
     signers: tuple[str, ...]
+    #: For a task that builds on an earlier one: that task's key and this node's return of
+    #: it (`node.prior`), read before the task id was consumed; else (None, None).
+    prior: tuple = (None, None)
 
 
 def verify_task(

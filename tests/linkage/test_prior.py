@@ -52,9 +52,10 @@ def refusal(home: NodeHome, prior: str) -> str:
     return caught.value.reason
 
 
-def test_without_an_earlier_task_the_model_sees_the_node_alone(home):
-    key, returned = prior_inputs(home, MODEL, {"enrolment_task": ""})
-    assert len(key) == 32 and returned.num_rows == 0 and returned.column_names == ["token"]
+def test_without_an_earlier_task_nothing_is_read(home):
+    # The executor then runs the model on this node's data alone (tests/models).
+    assert prior_inputs(home, MODEL, {"enrolment_task": ""}) == (None, None)
+    assert prior_inputs(home, MODEL, {"enrolment_task": "  "}) == (None, None)
 
 
 def test_a_processed_presence_task_gives_its_key_and_returned_tokens(home):

@@ -4,6 +4,7 @@ exactly protobuf's, and anything else must still be read by protobuf."""
 from __future__ import annotations
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ def test_other_messages_fall_back_to_protobuf():
     both = result_chunk_wire(provenance_json=b"{}") + result_chunk_wire(arrow_chunk=b"abc")
     assert [(n, bytes(v)) for n, v in [_result_chunk(both)]] == [("arrow_chunk", b"abc")]
     assert _result_chunk(b"")[0] == "arrow_chunk" and bytes(_result_chunk(b"")[1]) == b""
-    with pytest.raises(Exception):  # noqa: B017 - protobuf's DecodeError
+    with pytest.raises(DecodeError):
         _result_chunk(b"\x12\x05ab")  # says 5 bytes, holds 2
 
 
